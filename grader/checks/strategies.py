@@ -1,0 +1,53 @@
+"""Hypothesis strategies for checks, and the deterministic grading profile.
+
+Values come from a seeded ``torch.Generator`` (Hypothesis draws and shrinks
+the seed and the shape), bounded so that every reference result is finite.
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+
+settings.register_profile(
+    "grading",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=20,
+    print_blob=False,
+    report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+    phases=(Phase.explicit, Phase.generate, Phase.shrink),
+)
+settings.load_profile("grading")
+
+float_dtypes = st.sampled_from([torch.float32, torch.float64])
+seeds = st.integers(min_value=0, max_value=2**16)
+
+
+@st.composite
+def tensors(draw, shape, dtype=torch.float32, low: float = -2.0, high: float = 2.0) -> torch.Tensor:
+    """A tensor of ``shape`` with values uniform in ``[low, high)``."""
+    g = torch.Generator().manual_seed(draw(seeds))
+    return torch.rand(tuple(shape), generator=g, dtype=dtype) * (high - low) + low
+
+
+def learning_rates():
+    return st.sampled_from([0.001, 0.01, 0.05, 0.1, 0.5])
+
+
+@st.composite
+def linear_problems(draw, dtype=None, max_n: int = 8, max_d: int = 4):
+    """``(x, w, b)`` with ``x`` of shape (N, D), ``w`` (D, 1) and ``b`` (1,)."""
+    dtype = dtype or draw(float_dtypes)
+    n = draw(st.integers(1, max_n))
+    d = draw(st.integers(1, max_d))
+    return draw(tensors((n, d), dtype)), draw(tensors((d, 1), dtype)), draw(tensors((1,), dtype))
+
+
+@st.composite
+def shapes(draw, max_dims: int = 3, max_side: int = 5):
+    """Any shape with at least one element, 0-dim included."""
+    return tuple(draw(st.lists(st.integers(1, max_side), min_size=0, max_size=max_dims)))

@@ -1,0 +1,220 @@
+"""The `grader` command: a thin layer over :mod:`grader.grading`."""
+
+from __future__ import annotations
+
+import os
+
+# Before torch is imported anywhere: one BLAS/OpenMP thread, for the trusted
+# process and for every student process forked from it.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader import course as course_mod
+from grader.errors import GraderError, UsageError
+from grader.scoring import fmt_points
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Graded PyTorch autograd exercises.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+CourseOpt = typer.Option(None, "--course", help="Course folder (holds assignments/ and solutions/); default: the installed course.")
+
+
+def _fail(exc: GraderError) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    raise typer.Exit(2)
+
+
+def _printable(text: str, limit: int) -> str:
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text)
+    return text if len(text) <= limit else text[:limit] + "\n... (output cut)"
+
+
+@app.command("list")
+def list_cmd(course: Optional[Path] = CourseOpt) -> None:
+    """The assignments, their titles and points."""
+    try:
+        root = course_mod.course_root(course)
+        assignments = course_mod.list_all(root=root)
+    except GraderError as exc:
+        _fail(exc)
+    table = Table("assignment", "title", "module", "points", "bonus")
+    for a in assignments:
+        table.add_row(a.name, a.title, f"{a.module}.py", fmt_points(a.points), fmt_points(a.bonus))
+    out.print(table)
+
+
+def _module_path(assignment, path: Optional[Path]) -> Path:
+    from grader.submissions import locate
+
+    expected = f"{assignment.module}.py"
+    if path is None:
+        for candidate in (Path.cwd() / expected, Path.cwd() / "assignments" / assignment.name / expected):
+            if candidate.is_file():
+                return candidate
+        raise UsageError(
+            f"no {expected} in the current folder or in assignments/{assignment.name}/: "
+            "run from your assignment folder or pass --path"
+        )
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = locate(path.name, path, module=assignment.module)
+        if found.module_path is None:
+            raise UsageError(f"{path}: {found.reason}")
+        return found.module_path
+    raise UsageError(f"--path {path}: no such file or folder")
+
+
+@app.command()
+def check(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    path: Optional[Path] = typer.Option(None, "--path", help="Your module file or the folder holding it."),
+    select: Optional[str] = typer.Option(None, "-k", help="Only checks whose id matches this pytest -k expression."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Run the public checks on your own module."""
+    from grader.sandbox.launcher import make_launcher
+
+    try:
+        root = course_mod.course_root(course)
+        a = course_mod.load(assignment, root=root)
+        module_path = _module_path(a, path)
+        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
+    except GraderError as exc:
+        _fail(exc)
+    if launcher.note:
+        err.print(f"[yellow]note:[/] {launcher.note}")
+    from grader.grading import run_one
+    from grader.sandbox.policy import Limits
+    from grader.student import Submission
+
+    try:
+        graded = run_one(
+            assignment=a,
+            submission=Submission(name="you", module_path=module_path.resolve()),
+            course=root,
+            launcher=launcher,
+            limits=Limits(),
+            hidden=False,
+            hidden_paths=[root / "solutions"],
+            select=select,
+            keep_output=4000,
+        )
+    except GraderError as exc:
+        _fail(exc)
+    finally:
+        launcher.close()
+    results, sc = graded.results, graded.score
+    if as_json:
+        doc = {
+            "assignment": a.name,
+            "score": sc.score,
+            "max_score": sc.max_score,
+            "checks": [
+                {"id": r.id, "score": sc.earned[r.id], "max_score": r.points, "passed": r.outcome == "passed", "message": r.message}
+                for r in results
+            ],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        _print_check(a, module_path, graded)
+    raise typer.Exit(0 if all(r.outcome == "passed" for r in results) else 1)
+
+
+def _print_check(a, module_path: Path, graded) -> None:
+    out.print(f"[bold]{a.name}[/] — {escape(a.title)} — public checks on {escape(str(module_path))}")
+    table = Table("check", "points", "result", "details", show_lines=False)
+    style = {"passed": "green", "partial": "yellow", "failed": "red"}
+    for r in graded.results:
+        pts = f"{fmt_points(graded.score.earned[r.id])}/{fmt_points(r.points)}"
+        table.add_row(r.id, pts, f"[{style[r.outcome]}]{r.outcome}[/]", escape(r.message))
+    out.print(table)
+    for r in graded.results:
+        if r.output:
+            out.print(f"[dim]your output during {r.id}:[/]")
+            out.print(escape(_printable(r.output, 2000)), markup=False)
+    for note in graded.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
+    sc = graded.score
+    passed = sum(r.outcome == "passed" for r in graded.results)
+    out.print(f"[bold]{fmt_points(sc.score)} / {fmt_points(sc.max_score)} points[/], {passed} of {len(graded.results)} checks passed")
+    if a.hidden_checks is None:
+        out.print("[dim]Hidden checks run when your instructor grades.[/]")
+
+
+@app.command()
+def grade(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    dirs: List[Path] = typer.Argument(..., help="Folders whose every entry is one student's submission."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for grades.csv, results/ and feedback/."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may spend in student code."),
+    memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Run public and hidden checks on every submission; write the gradebook."""
+    from grader.sandbox.launcher import make_launcher
+    from grader.submissions import discover
+
+    try:
+        root = course_mod.course_root(course)
+        a = course_mod.load(assignment, root=root)
+        if a.hidden_checks is None:
+            raise UsageError(f"the hidden checks of {a.name} are not installed here (solutions/{a.name}/): grade from the instructor's checkout")
+        entries = discover([d.resolve() for d in dirs])
+        out_dir = output.resolve()
+        if any(out_dir == d.resolve() or d.resolve() in out_dir.parents for d in dirs):
+            raise UsageError(f"-o {output} lies inside a submissions folder: pick another output folder")
+        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
+    except GraderError as exc:
+        _fail(exc)
+    if launcher.note:
+        err.print(f"[yellow]note:[/] {launcher.note}")
+    from grader.grading import grade_class
+    from grader.sandbox.policy import Limits
+
+    limits = Limits(check_seconds=timeout, submission_seconds=max(60.0, 12 * timeout), memory_mb=memory)
+    hidden_paths = [root / "solutions", out_dir, *(d.resolve() for d in dirs)]
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[last]}"), console=err, transient=False,
+        ) as progress:
+            task = progress.add_task(f"grading {a.name}", total=len(entries), last="")
+
+            def on_done(graded, student: str) -> None:
+                last = f"{student}: {fmt_points(graded.score.score)}" if graded else f"{student}: grader failure"
+                progress.update(task, advance=1, last=escape(last))
+
+            result = grade_class(
+                assignment=a, entries=entries, out=out_dir, course=root, launcher=launcher,
+                limits=limits, hidden_paths=hidden_paths, on_done=on_done,
+            )
+    except GraderError as exc:
+        _fail(exc)
+    finally:
+        launcher.close()
+    err.print(f"graded {len(result.graded)} submissions; gradebook: {escape(str(out_dir / 'grades.csv'))}")
+    for student, what in result.failures:
+        err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
+    raise typer.Exit(1 if result.failures else 0)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Parent side of the data exchange: arguments out, results in, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from grader.sandbox import wire
+
+
+class AsGenerator:
+    """Pass these items to the student function as a one-shot generator."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+
+def encode(value, blobs: list[bytes]):
+    """A check's argument (tensors with requires_grad/grad, containers, numbers) as data."""
+    if isinstance(value, torch.Tensor):
+        blobs.append(wire.tensor_bytes(value))
+        return {
+            "t": "tensor",
+            "dtype": wire.DTYPE_NAMES[value.dtype],
+            "shape": list(value.shape),
+            "blob": len(blobs) - 1,
+            "requires_grad": value.requires_grad,
+            "grad": None if value.grad is None else encode(value.grad, blobs),
+        }
+    if isinstance(value, np.ndarray):
+        blobs.append(np.ascontiguousarray(value).tobytes())
+        return {"t": "ndarray", "dtype": value.dtype.name, "shape": list(value.shape), "blob": len(blobs) - 1}
+    if isinstance(value, float):
+        return {"t": "float", "v": float(value)}
+    if isinstance(value, AsGenerator):
+        return {"t": "gen", "items": [encode(v, blobs) for v in value.items]}
+    if isinstance(value, (list, tuple)):
+        return {"t": "list" if isinstance(value, list) else "tuple", "items": [encode(v, blobs) for v in value]}
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    raise TypeError(f"cannot send {type(value).__name__} to a student process")
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A returned value the child could only name: its type, never its contents."""
+
+    type: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"a {self.type} object" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class TensorFacts:
+    """What the child observed about a returned tensor besides its values."""
+
+    requires_grad: bool
+    is_leaf: bool
+    has_grad_fn: bool
+    same_as_input: int | None
+    shares_input: int | None
+
+
+def _bool(desc: dict, key: str) -> bool:
+    return desc.get(key) is True
+
+
+def _index(desc: dict, key: str) -> int | None:
+    v = desc.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def decode(desc, blobs: list[bytes], facts: dict[int, TensorFacts], depth: int = 0):
+    """Rebuild a value from the child's untrusted description, validating as it goes."""
+    if depth > 8 or not isinstance(desc, dict):
+        raise wire.ProtocolError("invalid value description")
+    kind = desc.get("t")
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return bool(desc.get("v"))
+    if kind in ("int", "float", "npscalar"):
+        v = desc.get("v")
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise wire.ProtocolError("invalid number")
+        if kind == "float":
+            return float(v)
+        if kind == "npscalar":
+            return NumpyScalar(v, str(desc.get("type", ""))[:80])
+        return v
+    if kind in ("tensor", "ndarray"):
+        blob = desc.get("blob")
+        if not isinstance(blob, int) or not 0 <= blob < len(blobs):
+            raise wire.ProtocolError("invalid blob index")
+        t = wire.tensor_from_bytes(desc.get("dtype"), desc.get("shape"), blobs[blob])
+        if kind == "ndarray":
+            return t.numpy()
+        facts[id(t)] = TensorFacts(
+            requires_grad=_bool(desc, "requires_grad"),
+            is_leaf=_bool(desc, "is_leaf"),
+            has_grad_fn=_bool(desc, "has_grad_fn"),
+            same_as_input=_index(desc, "same_as_input"),
+            shares_input=_index(desc, "shares_input"),
+        )
+        return t
+    if kind in ("list", "tuple"):
+        items = desc.get("items")
+        if not isinstance(items, list):
+            raise wire.ProtocolError("invalid sequence")
+        values = [decode(item, blobs, facts, depth + 1) for item in items]
+        return values if kind == "list" else tuple(values)
+    if kind == "object":
+        return Opaque(str(desc.get("type", "?"))[:80], str(desc.get("note", ""))[:80])
+    raise wire.ProtocolError(f"unknown value kind {str(kind)[:20]!r}")
+
+
+@dataclass(frozen=True)
+class NumpyScalar:
+    """A NumPy scalar that is not a Python float (``numpy.float32``, ``numpy.int64``)."""
+
+    value: float
+    type: str
+
+
+@dataclass
+class InputState:
+    """An input tensor as the child saw it after the call."""
+
+    value: torch.Tensor
+    grad: torch.Tensor | None
+    requires_grad: bool
+    is_leaf: bool
+    has_grad_fn: bool
+    grad_same_object: bool
+    storage_same: bool
+    version_changed: bool
+
+
+def decode_input_state(desc, blobs: list[bytes]) -> InputState:
+    if not isinstance(desc, dict):
+        raise wire.ProtocolError("invalid input state")
+    facts: dict[int, TensorFacts] = {}
+    value = decode(desc.get("value"), blobs, facts)
+    grad = None if desc.get("grad") is None else decode(desc["grad"], blobs, {})
+    if not isinstance(value, torch.Tensor) or not (grad is None or isinstance(grad, torch.Tensor)):
+        raise wire.ProtocolError("invalid input state")
+    f = facts[id(value)]
+    return InputState(
+        value=value,
+        grad=grad,
+        requires_grad=f.requires_grad,
+        is_leaf=f.is_leaf,
+        has_grad_fn=f.has_grad_fn,
+        grad_same_object=_bool(desc, "grad_same_object"),
+        storage_same=_bool(desc, "storage_same"),
+        version_changed=_bool(desc, "version_changed"),
+    )

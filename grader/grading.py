@@ -1,0 +1,133 @@
+"""The two jobs: check one student's module, grade a class. No terminal here."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from grader import report
+from grader.course import Assignment
+from grader.errors import GraderError
+from grader.runner import run_checks
+from grader.sandbox import policy
+from grader.scoring import CheckResult, Score, score
+from grader.student import Student, Submission
+from grader.submissions import locate, safe_name
+
+
+@dataclass
+class Graded:
+    student: str
+    results: list[CheckResult]
+    score: Score
+    problems: set[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _notes(student: Student) -> list[str]:
+    notes = []
+    if student.submission.reason:
+        notes.append(student.submission.reason + ".")
+    if student.import_failure:
+        notes.append(student.import_failure + ".")
+    if student.printed_bytes:
+        notes.append(f"Your code printed {student.printed_bytes} bytes while being graded (not shown here).")
+    return notes
+
+
+def run_one(
+    *,
+    assignment: Assignment,
+    submission: Submission,
+    course: Path,
+    launcher,
+    limits: policy.Limits,
+    hidden: bool,
+    hidden_paths: list[Path],
+    select: str | None = None,
+    keep_output: int = 0,
+) -> Graded:
+    """All public (and, with ``hidden``, hidden) checks of ``assignment`` on one submission."""
+    files = [assignment.public_checks]
+    hidden_files = set()
+    if hidden and assignment.hidden_checks is not None:
+        files.append(assignment.hidden_checks)
+        hidden_files.add(assignment.hidden_checks)
+    student = Student(
+        launcher=launcher,
+        submission=submission,
+        module_name=assignment.module,
+        functions=assignment.functions,
+        limits=limits,
+        filesystem=policy.filesystem(hidden=hidden_paths),
+        keep_output=keep_output,
+    )
+    try:
+        results = run_checks(files=files, hidden_files=hidden_files, student=student, rootdir=course, select=select)
+    finally:
+        student.close()
+    return Graded(submission.name, results, score(results), set(student.problems), _notes(student))
+
+
+@dataclass
+class ClassResult:
+    graded: list[Graded]
+    failures: list[tuple[str, str]]
+    """``(student, what went wrong in the grader)`` for submissions without a row."""
+
+
+def grade_class(
+    *,
+    assignment: Assignment,
+    entries: list[tuple[str, Path]],
+    out: Path,
+    course: Path,
+    launcher,
+    limits: policy.Limits,
+    hidden_paths: list[Path],
+    on_done: Callable[[Graded | None, str], None] = lambda graded, student: None,
+) -> ClassResult:
+    """Grade every submission, writing each student's files as soon as they are graded."""
+    graded_all: list[Graded] = []
+    failures: list[tuple[str, str]] = []
+    for student_name, entry in entries:
+        name = safe_name(student_name)
+        submission = locate(name, entry, module=assignment.module)
+        try:
+            graded = run_one(
+                assignment=assignment,
+                submission=submission,
+                course=course,
+                launcher=launcher,
+                limits=limits,
+                hidden=True,
+                hidden_paths=hidden_paths,
+            )
+        except GraderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the grader's own bug: report it, go on
+            failures.append((name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
+            on_done(None, name)
+            continue
+        report.write_atomic(out / "results" / f"{name}.json", report.results_json(graded.results, graded.score, graded.problems, graded.notes))
+        report.write_atomic(
+            out / "feedback" / f"{name}.md",
+            report.feedback_md(name, assignment.name, graded.results, graded.score, graded.problems, graded.notes),
+        )
+        graded_all.append(graded)
+        on_done(graded, name)
+    check_ids = [r.id for r in graded_all[0].results] if graded_all else []
+    rows = [
+        {
+            "student": g.student,
+            "score": g.score.score,
+            "max_score": g.score.max_score,
+            "problems": report.ordered_problems(g.problems),
+            "earned": g.score.earned,
+        }
+        for g in graded_all
+    ]
+    report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, rows))
+    return ClassResult(graded_all, failures)

@@ -1,0 +1,5 @@
+"""Torch's own implementations, registered once per student function of each assignment.
+
+Checks compare the student's result with these; they are never a second
+hand-written formula and never the solution file.
+"""

@@ -1,0 +1,110 @@
+"""Write what `grade` produces: gradebook, Gradescope results, feedback. Atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from grader.scoring import CheckResult, Score, fmt_points
+
+PROBLEM_CODES = (
+    "syntax", "encoding", "import", "missing", "stub", "file_name", "archive",
+    "timeout", "memory", "crash", "output", "forbidden_api",
+)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def ordered_problems(problems: set[str]) -> list[str]:
+    return [code for code in PROBLEM_CODES if code in problems]
+
+
+def results_json(results: list[CheckResult], score: Score, problems: set[str], notes: list[str]) -> str:
+    """Gradescope's results.json for one student."""
+    doc = {
+        "score": score.score,
+        "max_score": score.max_score,
+        "output": " ".join(notes),
+        "tests": [
+            {
+                "name": r.id,
+                "score": score.earned[r.id],
+                "max_score": r.points,
+                "output": r.message,
+                "visibility": "visible" if r.visibility == "public" else "after_published",
+                "status": "passed" if r.outcome == "passed" else "failed",
+                **({"extra_data": {"bonus": True}} if r.bonus else {}),
+            }
+            for r in results
+        ],
+        "extra_data": {"problems": ordered_problems(problems)},
+    }
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def feedback_md(student: str, assignment: str, results: list[CheckResult], score: Score, problems: set[str], notes: list[str]) -> str:
+    lines = [
+        f"# {assignment}: feedback for {student}",
+        "",
+        f"**Score: {fmt_points(score.score)} / {fmt_points(score.max_score)}**",
+        "",
+    ]
+    if problems:
+        lines += [f"Problems: {', '.join(ordered_problems(problems))}", ""]
+    lines += [f"> {note}" for note in notes]
+    if notes:
+        lines.append("")
+    lines += ["| check | points | result |", "| --- | --- | --- |"]
+    for r in results:
+        mark = {"passed": "passed", "partial": "partial", "failed": "FAILED"}[r.outcome]
+        bonus = " (bonus)" if r.bonus else ""
+        lines.append(f"| `{r.id}`{bonus} | {fmt_points(score.earned[r.id])} / {fmt_points(r.points)} | {mark} |")
+    failing = [r for r in results if r.outcome != "passed"]
+    if failing:
+        lines += ["", "## What to fix", ""]
+        for r in failing:
+            lines += [f"### `{r.id}`", "", _md_text(r.message), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_text(text: str) -> str:
+    return text.replace("\r", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def grades_csv(check_ids: list[str], rows: list[dict]) -> str:
+    """The gradebook: ``student,score,max_score,problems`` then one column per check id."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", "problems", *check_ids])
+    for row in sorted(rows, key=lambda r: r["student"]):
+        earned = row["earned"]
+        writer.writerow(
+            [
+                row["student"],
+                fmt_points(row["score"]),
+                fmt_points(row["max_score"]),
+                ";".join(row["problems"]),
+                *(fmt_points(earned.get(cid, 0.0)) for cid in check_ids),
+            ]
+        )
+    return buf.getvalue()

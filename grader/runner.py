@@ -1,0 +1,140 @@
+"""Run an assignment's checks (pytest, in the trusted process) against one student."""
+
+from __future__ import annotations
+
+import io
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from grader.checks.compare import CheckFailed, Judge
+from grader.errors import CourseError, UsageError
+from grader.scoring import CheckResult
+from grader.student import Student, StudentError, SubmissionAbort
+
+_EXPECTED = (CheckFailed, StudentError, SubmissionAbort)
+
+
+def _marker(item) -> dict:
+    mark = item.get_closest_marker("check")
+    if mark is None:
+        raise CourseError(f"{item.nodeid} has no @check(...) marker: every check needs an id and points")
+    kwargs = dict(mark.kwargs)
+    check_id = kwargs.get("id")
+    if not isinstance(check_id, str) or "." not in check_id:
+        raise CourseError(f"{item.nodeid}: check id {check_id!r} is not '<function>.<aspect>'")
+    return kwargs
+
+
+class GradingPlugin:
+    """pytest plugin: hands checks the student and a judge, and records each outcome."""
+
+    def __init__(self, student: Student, *, hidden_files: set[Path]):
+        self._student = student
+        self._hidden = {p.resolve() for p in hidden_files}
+        self._judges: dict[str, Judge] = {}
+        self.results: list[CheckResult] = []
+        self.collection_errors: list[str] = []
+
+    @pytest.fixture(scope="session")
+    def student(self) -> Student:
+        return self._student
+
+    @pytest.fixture
+    def judge(self, request) -> Judge:
+        judge = Judge(hint=_marker(request.node).get("hint", ""))
+        self._judges[request.node.nodeid] = judge
+        return judge
+
+    def pytest_configure(self, config) -> None:
+        config.addinivalue_line("markers", "check(id, points, bonus=False, hint=''): a graded check")
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    def pytest_collection_modifyitems(self, items) -> None:
+        seen: set[str] = set()
+        for item in items:
+            check_id = _marker(item)["id"]
+            if check_id in seen:
+                raise CourseError(f"check id {check_id} is used twice")
+            seen.add(check_id)
+
+    def pytest_runtest_setup(self, item) -> None:
+        self._student.begin_check()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._record(item, call)
+
+    def _record(self, item, call) -> None:
+        mark = _marker(item)
+        hidden = Path(str(item.path)).resolve() in self._hidden
+        judge = self._judges.pop(item.nodeid, None)
+        output, printed = self._student.end_check()
+        if call.excinfo is None:
+            passed_partially = judge is not None and judge.tier == "partial"
+            outcome = "partial" if passed_partially else "passed"
+            message = judge.summary() if judge is not None else "passed"
+        else:
+            outcome = "failed"
+            exc = call.excinfo.value
+            if isinstance(exc, _EXPECTED):
+                message = str(exc)
+            elif isinstance(exc, pytest.skip.Exception):
+                message = "skipped"
+            else:
+                # A check that broke on an unexpected result: never show its source.
+                message = f"the check could not evaluate your result ({type(exc).__name__})"
+                if not hidden:
+                    message += f": {str(exc)[:300]}"
+        if printed:
+            message += f" [your code printed {printed} bytes]"
+        self.results.append(
+            CheckResult(
+                id=mark["id"],
+                points=float(mark["points"]),
+                bonus=bool(mark.get("bonus", False)),
+                visibility="hidden" if hidden else "public",
+                outcome=outcome,
+                message=message,
+                output=output,
+            )
+        )
+
+
+def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list[str]:
+    args = [str(f) for f in files]
+    args += [
+        f"--rootdir={rootdir}",
+        "-c", str(Path(__file__).with_name("checks.ini")),
+        "-p", "no:cacheprovider",
+        "-p", "no:randomly",
+        "-p", "no:xdist",
+        "--assert=plain",
+        "--import-mode=importlib",
+        "-q",
+    ]
+    if select:
+        args += ["-k", select]
+    return args
+
+
+def run_checks(*, files: list[Path], hidden_files: set[Path], student: Student, rootdir: Path, select: str | None = None) -> list[CheckResult]:
+    """Run the checks in ``files`` against ``student``; return one result per check, in order."""
+    plugin = GradingPlugin(student, hidden_files=hidden_files)
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        code = pytest.main(pytest_args(files, rootdir=rootdir, select=select), plugins=[plugin])
+    if plugin.collection_errors:
+        raise CourseError("the checks could not be loaded:\n" + "\n".join(plugin.collection_errors))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise UsageError(f"no check matches -k {select!r}" if select else "the assignment has no checks")
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise CourseError(f"pytest stopped with exit status {int(code)}:\n{sink.getvalue()[-3000:]}")
+    return plugin.results

@@ -1,0 +1,178 @@
+"""Start student processes: forked from a clean warm process, or spawned.
+
+:class:`ForkServer` is created by the trusted parent right after it imported
+torch and BEFORE it loads any check, reference or solution.  It forks once
+into a *warm process* (the zygote) that from then on only forks student
+processes on request, so every student process inherits imported torch and
+nothing else.  Where ``fork`` is unavailable, :class:`Spawner` starts a fresh
+interpreter per student process instead (slower, same protocol).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from grader.sandbox import child, wire
+
+
+def _secret_modules() -> list[str]:
+    """Loaded modules that a fork must never carry: checks and solutions."""
+    leaked = []
+    for name, module in list(sys.modules.items()):
+        path = str(getattr(module, "__file__", None) or "")
+        if name.startswith("solutions") or os.path.basename(path).startswith("checks_") or f"{os.sep}solutions{os.sep}" in path:
+            leaked.append(name)
+    return sorted(leaked)
+
+
+def fork_available() -> bool:
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+@dataclass
+class Started:
+    """A student process just started: its pid, our end of its socket and of its output pipe."""
+
+    pid: int
+    sock: socket.socket
+    output_fd: int
+
+
+def _exit_status(raw: int) -> dict:
+    if os.WIFSIGNALED(raw):
+        return {"signal": os.WTERMSIG(raw)}
+    if os.WIFEXITED(raw):
+        return {"exit_code": os.WEXITSTATUS(raw)}
+    return {}
+
+
+class ForkServer:
+    """Handle, in the trusted parent, on the warm process that forks student processes."""
+
+    note = None
+
+    def __init__(self) -> None:
+        leaked = _secret_modules()
+        if leaked:
+            raise RuntimeError(f"refusing to fork a warm process that holds {leaked[:3]}")
+        self._ctrl, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # the warm process
+            self._ctrl.close()
+            try:
+                _serve(theirs)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self._pid = pid
+
+    def start(self, config: dict) -> Started:
+        ours, theirs = socket.socketpair()
+        out_r, out_w = os.pipe()
+        try:
+            socket.send_fds(self._ctrl, [json.dumps({"op": "fork", "config": config}).encode()], [theirs.fileno(), out_w])
+            reply, _ = wire.read_frame(self._ctrl)
+        finally:
+            theirs.close()
+            os.close(out_w)
+        return Started(pid=reply["pid"], sock=ours, output_fd=out_r)
+
+    def wait(self, pid: int) -> dict:
+        """Reap a student process (after it died or was killed) and say how it ended."""
+        socket.send_fds(self._ctrl, [json.dumps({"op": "wait", "pid": pid}).encode()], [])
+        reply, _ = wire.read_frame(self._ctrl)
+        return reply
+
+    def close(self) -> None:
+        try:
+            self._ctrl.close()
+            os.waitpid(self._pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+
+def _serve(ctrl: socket.socket) -> None:
+    """Loop of the warm process: fork on request, reap on request."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)
+        except OSError:
+            return
+        if not msg:
+            return
+        request = json.loads(msg)
+        if request["op"] == "fork":
+            pid = os.fork()
+            if pid == 0:  # the student process
+                try:
+                    ctrl.close()
+                    os.setsid()
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    child.run(socket.socket(fileno=fds[0]), fds[1], request["config"])
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            wire.write_frame(ctrl, {"pid": pid})
+        elif request["op"] == "wait":
+            try:
+                _, raw = os.waitpid(request["pid"], 0)
+                status = _exit_status(raw)
+            except ChildProcessError:
+                status = {}
+            wire.write_frame(ctrl, status)
+
+
+class Spawner:
+    """Fallback where fork is unavailable: a fresh interpreter per student process."""
+
+    note = "fork is unavailable on this platform: each student process starts a fresh Python (slower)"
+
+    def __init__(self) -> None:
+        self._procs: dict[int, subprocess.Popen] = {}
+
+    def start(self, config: dict) -> Started:
+        ours, theirs = socket.socketpair()
+        out_r, out_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.sandbox.child", str(theirs.fileno()), str(out_w)],
+                pass_fds=(theirs.fileno(), out_w),
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                start_new_session=True,
+                env={**config["env"], "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            )
+        finally:
+            theirs.close()
+            os.close(out_w)
+        wire.write_frame(ours, {"config": config})
+        self._procs[proc.pid] = proc
+        return Started(pid=proc.pid, sock=ours, output_fd=out_r)
+
+    def wait(self, pid: int) -> dict:
+        proc = self._procs.pop(pid, None)
+        if proc is None:
+            return {}
+        code = proc.wait()
+        return {"signal": -code} if code < 0 else {"exit_code": code}
+
+    def close(self) -> None:
+        for proc in self._procs.values():
+            proc.kill()
+            proc.wait()
+        self._procs.clear()
+
+
+def make_launcher(method: str | None = None):
+    """The fork server where fork works, else the spawner (``GRADER_START_METHOD`` overrides)."""
+    method = method or os.environ.get("GRADER_START_METHOD") or ("fork" if fork_available() else "spawn")
+    return ForkServer() if method == "fork" else Spawner()

@@ -1,0 +1,44 @@
+"""The scoring rule, as one pure function of the check outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Share of a check's points earned per outcome.
+CREDIT = {"passed": 1.0, "partial": 0.5, "failed": 0.0}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome for one submission."""
+
+    id: str
+    points: float
+    bonus: bool
+    visibility: str  # "public" or "hidden"
+    outcome: str  # "passed", "partial" or "failed"
+    message: str
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class Score:
+    earned: dict[str, float]
+    """Points earned per check id, in check order."""
+    score: float
+    """Base points earned plus bonus points earned."""
+    max_score: float
+    """Base points available (bonus checks do not add to it)."""
+
+
+def score(results: list[CheckResult]) -> Score:
+    earned = {r.id: round(r.points * CREDIT[r.outcome], 4) for r in results}
+    total = round(sum(earned.values()), 4)
+    max_score = round(sum(r.points for r in results if not r.bonus), 4)
+    return Score(earned=earned, score=total, max_score=max_score)
+
+
+def fmt_points(x: float) -> str:
+    """Points as scripts and people read them: ``100``, ``97.5``."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text

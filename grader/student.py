@@ -1,0 +1,248 @@
+"""The checks' handle on one submission: call a student function, get data back.
+
+Checks run in the trusted parent and never touch student code; they ask a
+:class:`Student` to call a function in the submission's sandboxed process.
+A student process is started on first use and again after one dies, so a
+crash or hang costs only the check that was running.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from grader import exchange
+from grader.errors import SandboxError
+from grader.sandbox import limits as sandbox_limits
+from grader.sandbox import wire
+from grader.sandbox.policy import Limits
+from grader.sandbox.process import Output, ProcessEnded, StudentProcess
+
+
+class StudentError(Exception):
+    """The student's function raised, or is missing: the check fails with this message."""
+
+    def __init__(self, message: str, problem: str | None = None):
+        super().__init__(message)
+        self.problem = problem
+
+
+class SubmissionAbort(BaseException):
+    """The student process hung, died or could not import: the running check ends at once.
+
+    A ``BaseException`` so that Hypothesis does not retry or shrink on it.
+    """
+
+    def __init__(self, message: str, problem: str | None):
+        super().__init__(message)
+        self.problem = problem
+
+
+@dataclass
+class Call:
+    """What one call of a student function produced, as observed in its process."""
+
+    fn: str
+    value: object
+    inputs: list[exchange.InputState]
+    backward_error: str | None
+    _facts: dict[int, exchange.TensorFacts] = field(repr=False, default_factory=dict)
+
+    def facts(self, tensor: torch.Tensor) -> exchange.TensorFacts | None:
+        return self._facts.get(id(tensor))
+
+
+@dataclass
+class Submission:
+    """A student's module, located and ready to run."""
+
+    name: str
+    module_path: Path | None
+    problems: set[str] = field(default_factory=set)
+    reason: str | None = None
+    """Why the module could not be found (``module_path`` is None), for the student."""
+
+
+def _error_text(fn: str, module: str, error: dict) -> str:
+    kind = str(error.get("type", "Exception"))
+    message = str(error.get("message", ""))
+    where = f" (line {error['line']} of {module}.py)" if isinstance(error.get("line"), int) else ""
+    if error.get("problem") == "stub":
+        return f"{fn}() still raises NotImplementedError{where}: replace the stub's body with your code"
+    if error.get("problem") == "memory":
+        return f"{fn}() ran out of memory ({kind}){where}"
+    return f"{fn}() raised {kind}" + (f": {message}" if message else "") + where
+
+
+class Student:
+    def __init__(
+        self,
+        *,
+        launcher,
+        submission: Submission,
+        module_name: str,
+        functions: list[str],
+        limits: Limits,
+        filesystem: dict | None,
+        keep_output: int = 0,
+    ):
+        self._launcher = launcher
+        self.submission = submission
+        self.module_name = module_name
+        self.functions = functions
+        self.limits = limits
+        self._filesystem = filesystem
+        self.output = Output(keep=keep_output)
+        self.printed_bytes = 0
+        self.problems: set[str] = set(submission.problems)
+        self._process: StudentProcess | None = None
+        self._scratch: str | None = None
+        self._missing: set[str] = set()
+        self._import_failure: str | None = None
+        self._spent = 0.0
+        self._check_started = 0.0
+        self._check_budget = limits.check_seconds
+
+    @property
+    def import_failure(self) -> str | None:
+        """Why the module could not be imported, once that is known."""
+        return self._import_failure
+
+    # ------------------------------------------------------------ checks
+    def begin_check(self) -> None:
+        self._check_started = time.monotonic()
+        self._check_budget = min(self.limits.check_seconds, self.limits.submission_seconds - self._spent)
+
+    def end_check(self) -> tuple[str, int]:
+        """Account the check's time; return what the submission printed during it."""
+        if self._check_started:
+            self._spent += time.monotonic() - self._check_started
+            self._check_started = 0.0
+        text, count = self.output.take()
+        self.printed_bytes += count
+        if self.printed_bytes > self.limits.output_bytes:
+            self.problems.add("output")
+        return text, count
+
+    def _deadline(self) -> float:
+        if self._check_budget <= 0:
+            self.problems.add("timeout")
+            raise SubmissionAbort(
+                f"the submission used up its total time budget ({self.limits.submission_seconds:g} s)", "timeout"
+            )
+        return self._check_started + self._check_budget
+
+    # ------------------------------------------------------------ process
+    def _start(self) -> StudentProcess:
+        if self.submission.module_path is None:
+            raise SubmissionAbort(self.submission.reason or f"no {self.module_name}.py found", None)
+        if self._import_failure is not None:
+            raise SubmissionAbort(self._import_failure, None)
+        self._scratch = tempfile.mkdtemp(prefix="grader-")
+        module_path = Path(self._scratch) / f"{self.module_name}.py"
+        shutil.copyfile(self.submission.module_path, module_path)
+        config = {
+            "module_name": self.module_name,
+            "module_path": str(module_path),
+            "functions": self.functions,
+            "scratch": self._scratch,
+            "memory_mb": self.limits.memory_mb,
+            "cpu_seconds": self.limits.cpu_seconds,
+            "file_size_mb": self.limits.file_size_mb,
+            "filesystem": self._filesystem,
+            "env": sandbox_limits.minimal_env(self._scratch),
+        }
+        process = StudentProcess(self._launcher, self._launcher.start(config), output=self.output)
+        deadline = time.monotonic() + self.limits.import_seconds
+        try:
+            ready, _ = process.receive(deadline)
+        except ProcessEnded as exc:
+            problem = exc.problem
+            self._fail_import(f"importing {self.module_name}.py: {exc.reason}", problem)
+        if ready.get("op") == "sandbox_failed":
+            process.kill()
+            raise SandboxError(f"the sandbox could not be set up: {str(ready.get('message'))[:300]}")
+        if not ready.get("ok"):
+            process.kill()
+            error = ready.get("error") if isinstance(ready.get("error"), dict) else {}
+            problem = error.get("problem") if error.get("problem") in ("syntax", "encoding", "memory") else "import"
+            what = {"syntax": "has a syntax error", "encoding": "cannot be decoded"}.get(problem, "failed to import")
+            detail = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")
+            line = f" (line {error['line']})" if isinstance(error.get("line"), int) else ""
+            self._fail_import(f"{self.module_name}.py {what}{line}: {detail}", problem)
+        missing = ready.get("missing")
+        self._missing = {m for m in missing if m in self.functions} if isinstance(missing, list) else set()
+        if self._missing:
+            self.problems.add("missing")
+        self._process = process
+        return process
+
+    def _fail_import(self, message: str, problem: str) -> None:
+        self._cleanup()
+        self._import_failure = message
+        self.problems.add(problem)
+        raise SubmissionAbort(message, problem)
+
+    def _cleanup(self) -> None:
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def close(self) -> None:
+        self._cleanup()
+
+    # ------------------------------------------------------------ calls
+    def call(self, fn: str, *args, backward: torch.Tensor | str | None = None) -> Call:
+        """Call ``fn(*args)`` in the student process.
+
+        With ``backward`` (a gradient tensor, or ``"ones"`` for ones shaped like
+        the result), the child then backpropagates from the result, and the
+        returned input states carry the gradients it produced.
+        """
+        if fn not in self.functions:
+            raise ValueError(f"{fn} is not a function of this assignment")
+        deadline = self._deadline()
+        process = self._process or self._start()
+        if fn in self._missing:
+            raise StudentError(f"{self.module_name}.py has no function {fn}(): define it with that exact name", "missing")
+        blobs: list[bytes] = []
+        header = {"op": "call", "fn": fn, "args": [exchange.encode(a, blobs) for a in args]}
+        header["backward"] = backward if backward is None or isinstance(backward, str) else exchange.encode(backward, blobs)
+        try:
+            reply, reply_blobs = process.call(header, blobs, deadline)
+        except ProcessEnded as exc:
+            self._cleanup()
+            self.problems.add(exc.problem)
+            limit = f" ({self._check_budget:.3g} s per check)" if exc.problem == "timeout" else ""
+            raise SubmissionAbort(f"{fn}(): {exc.reason}{limit}", exc.problem) from None
+        return self._decode(fn, reply, reply_blobs)
+
+    def _decode(self, fn: str, reply: dict, blobs: list[bytes]) -> Call:
+        try:
+            if not reply.get("ok"):
+                error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+                problem = error.get("problem") if error.get("problem") in ("stub", "memory", "missing") else None
+                if problem:
+                    self.problems.add(problem)
+                raise StudentError(_error_text(fn, self.module_name, error), problem)
+            facts: dict[int, exchange.TensorFacts] = {}
+            value = exchange.decode(reply.get("result"), blobs, facts)
+            inputs = [exchange.decode_input_state(s, blobs) for s in reply.get("inputs", [])]
+            backward_error = reply.get("backward_error")
+            if isinstance(backward_error, dict):
+                backward_error = f"{backward_error.get('type')}: {backward_error.get('message')}"
+            elif backward_error is not None:
+                backward_error = "backward failed"
+        except (wire.ProtocolError, KeyError, TypeError, ValueError) as exc:
+            self._cleanup()
+            self.problems.add("crash")
+            raise SubmissionAbort(f"{fn}(): the student process sent an invalid reply ({exc})", "crash") from None
+        return Call(fn=fn, value=value, inputs=inputs, backward_error=backward_error, _facts=facts)

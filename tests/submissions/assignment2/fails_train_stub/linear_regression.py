@@ -1,0 +1,28 @@
+"""Fixture: buggy. the four building blocks are done but train still raises NotImplementedError."""
+import torch
+
+
+def forward(x, w, b):
+    return x @ w + b
+
+
+def mse_loss(y_pred, y):
+    return ((y_pred - y) ** 2).mean()
+
+
+def zero_grad(params):
+    for p in params:
+        if p.grad is not None:
+            p.grad.zero_()
+
+
+def sgd_step(params, lr):
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p -= lr * p.grad
+
+
+def train(x, y, w, b, lr, epochs):
+    # TODO: training loop
+    raise NotImplementedError
