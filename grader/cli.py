@@ -108,7 +108,6 @@ def check(
             course=root,
             launcher=launcher,
             limits=Limits(),
-            hidden=False,
             hidden_paths=[root / "solutions"],
             select=select,
             keep_output=4000,

@@ -9,7 +9,6 @@ from typing import Callable
 
 from grader import report
 from grader.course import Assignment
-from grader.errors import GraderError
 from grader.runner import run_checks
 from grader.sandbox import policy
 from grader.scoring import CheckResult, Score, score
@@ -37,6 +36,18 @@ def _notes(student: Student) -> list[str]:
     return notes
 
 
+def _check_files(assignment: Assignment, hidden: bool) -> tuple[list[Path], set[Path]]:
+    files, hidden_files = [assignment.public_checks], set()
+    if hidden and assignment.hidden_checks is not None:
+        files.append(assignment.hidden_checks)
+        hidden_files.add(assignment.hidden_checks)
+    return files, hidden_files
+
+
+def _graded(student: Student, results: list[CheckResult]) -> Graded:
+    return Graded(student.submission.name, results, score(results), set(student.problems), _notes(student))
+
+
 def run_one(
     *,
     assignment: Assignment,
@@ -44,17 +55,12 @@ def run_one(
     course: Path,
     launcher,
     limits: policy.Limits,
-    hidden: bool,
     hidden_paths: list[Path],
     select: str | None = None,
     keep_output: int = 0,
 ) -> Graded:
-    """All public (and, with ``hidden``, hidden) checks of ``assignment`` on one submission."""
-    files = [assignment.public_checks]
-    hidden_files = set()
-    if hidden and assignment.hidden_checks is not None:
-        files.append(assignment.hidden_checks)
-        hidden_files.add(assignment.hidden_checks)
+    """The public checks of ``assignment`` on one student's own module (`grader check`)."""
+    files, hidden_files = _check_files(assignment, hidden=False)
     student = Student(
         launcher=launcher,
         submission=submission,
@@ -64,11 +70,12 @@ def run_one(
         filesystem=policy.filesystem(hidden=hidden_paths),
         keep_output=keep_output,
     )
-    try:
-        results = run_checks(files=files, hidden_files=hidden_files, student=student, rootdir=course, select=select)
-    finally:
-        student.close()
-    return Graded(submission.name, results, score(results), set(student.problems), _notes(student))
+    done: list[Graded] = []
+    run_checks(
+        files=files, hidden_files=hidden_files, students=[student], rootdir=course, select=select,
+        on_done=lambda st, results: done.append(_graded(st, results)),
+    )
+    return done[0]
 
 
 @dataclass
@@ -89,35 +96,43 @@ def grade_class(
     hidden_paths: list[Path],
     on_done: Callable[[Graded | None, str], None] = lambda graded, student: None,
 ) -> ClassResult:
-    """Grade every submission, writing each student's files as soon as they are graded."""
+    """Grade every submission with public and hidden checks, writing each student's files as soon as they are graded."""
+    files, hidden_files = _check_files(assignment, hidden=True)
+    filesystem = policy.filesystem(hidden=hidden_paths)
     graded_all: list[Graded] = []
     failures: list[tuple[str, str]] = []
-    for student_name, entry in entries:
-        name = safe_name(student_name)
-        submission = locate(name, entry, module=assignment.module)
-        try:
-            graded = run_one(
-                assignment=assignment,
-                submission=submission,
-                course=course,
+
+    def students():
+        for student_name, entry in entries:
+            name = safe_name(student_name)
+            yield Student(
                 launcher=launcher,
+                submission=locate(name, entry, module=assignment.module),
+                module_name=assignment.module,
+                functions=assignment.functions,
                 limits=limits,
-                hidden=True,
-                hidden_paths=hidden_paths,
+                filesystem=filesystem,
             )
-        except GraderError:
+
+    def record(student: Student, results: list[CheckResult]) -> None:
+        name = student.submission.name
+        try:
+            graded = _graded(student, results)
+            report.write_atomic(out / "results" / f"{name}.json", report.results_json(graded.results, graded.score, graded.problems, graded.notes))
+            report.write_atomic(
+                out / "feedback" / f"{name}.md",
+                report.feedback_md(name, assignment.name, graded.results, graded.score, graded.problems, graded.notes),
+            )
+        except OSError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the grader's own bug: report it, go on
+        except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
             failures.append((name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
             on_done(None, name)
-            continue
-        report.write_atomic(out / "results" / f"{name}.json", report.results_json(graded.results, graded.score, graded.problems, graded.notes))
-        report.write_atomic(
-            out / "feedback" / f"{name}.md",
-            report.feedback_md(name, assignment.name, graded.results, graded.score, graded.problems, graded.notes),
-        )
+            return
         graded_all.append(graded)
         on_done(graded, name)
+
+    run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
     check_ids = [r.id for r in graded_all[0].results] if graded_all else []
     rows = [
         {

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import contextlib
 from pathlib import Path
+from typing import Callable, Iterable
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 from grader.checks.compare import CheckFailed, Judge
-from grader.errors import CourseError, UsageError
+from grader.errors import CourseError, GraderError, UsageError
 from grader.scoring import CheckResult
 from grader.student import Student, StudentError, SubmissionAbort
 
@@ -28,16 +30,23 @@ def _marker(item) -> dict:
 
 
 class GradingPlugin:
-    """pytest plugin: hands checks the student and a judge, and records each outcome."""
+    """pytest plugin: runs every collected check against each student in turn.
 
-    def __init__(self, student: Student, *, hidden_files: set[Path]):
-        self._student = student
+    Collection (importing the checks, building Hypothesis strategies) happens
+    once per batch; each student then costs only the checks' own calls.
+    """
+
+    def __init__(self, students: Iterable[Student], *, hidden_files: set[Path], on_done: Callable[[Student, list[CheckResult]], None]):
+        self._students = students
+        self._on_done = on_done
+        self._student: Student | None = None
         self._hidden = {p.resolve() for p in hidden_files}
         self._judges: dict[str, Judge] = {}
         self.results: list[CheckResult] = []
         self.collection_errors: list[str] = []
+        self.stopped_by: BaseException | None = None
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture
     def student(self) -> Student:
         return self._student
 
@@ -61,6 +70,23 @@ class GradingPlugin:
             if check_id in seen:
                 raise CourseError(f"check id {check_id} is used twice")
             seen.add(check_id)
+
+    def pytest_runtestloop(self, session) -> bool:
+        if session.testsfailed or self.collection_errors:
+            return True
+        items = session.items
+        for student in self._students:
+            self._student, self.results = student, []
+            try:
+                for i, item in enumerate(items):
+                    runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
+            except GraderError as exc:
+                self.stopped_by = exc
+                return True
+            finally:
+                student.close()
+            self._on_done(student, self.results)
+        return True
 
     def pytest_runtest_setup(self, item) -> None:
         self._student.begin_check()
@@ -116,6 +142,9 @@ def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list
         "-p", "no:cacheprovider",
         "-p", "no:randomly",
         "-p", "no:xdist",
+        "-p", "no:unraisableexception",
+        "-p", "no:threadexception",
+        "-p", "no:faulthandler",
         "--assert=plain",
         "--import-mode=importlib",
         "-q",
@@ -125,16 +154,27 @@ def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list
     return args
 
 
-def run_checks(*, files: list[Path], hidden_files: set[Path], student: Student, rootdir: Path, select: str | None = None) -> list[CheckResult]:
-    """Run the checks in ``files`` against ``student``; return one result per check, in order."""
-    plugin = GradingPlugin(student, hidden_files=hidden_files)
+def run_checks(
+    *,
+    files: list[Path],
+    hidden_files: set[Path],
+    students: Iterable[Student],
+    on_done: Callable[[Student, list[CheckResult]], None],
+    rootdir: Path,
+    select: str | None = None,
+) -> None:
+    """Run the checks in ``files`` against each student; ``on_done`` gets each one's results, in check order."""
+    plugin = GradingPlugin(students, hidden_files=hidden_files, on_done=on_done)
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         code = pytest.main(pytest_args(files, rootdir=rootdir, select=select), plugins=[plugin])
+    if plugin.stopped_by is not None:
+        raise plugin.stopped_by
+    if code == pytest.ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt
     if plugin.collection_errors:
         raise CourseError("the checks could not be loaded:\n" + "\n".join(plugin.collection_errors))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise UsageError(f"no check matches -k {select!r}" if select else "the assignment has no checks")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CourseError(f"pytest stopped with exit status {int(code)}:\n{sink.getvalue()[-3000:]}")
-    return plugin.results

@@ -9,7 +9,6 @@ call the student function, send back what came out as data.
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import io
 import os
@@ -289,7 +288,6 @@ class Harness:
                     self.sock,
                     {"ok": False, "error": {"type": "unsendable", "message": _text(str(exc)), "line": None, "problem": None}},
                 )
-            gc.collect()
 
 
 def _flush_stdio() -> None:

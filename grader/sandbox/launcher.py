@@ -10,6 +10,7 @@ interpreter per student process instead (slower, same protocol).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -52,6 +53,24 @@ def _exit_status(raw: int) -> dict:
     return {}
 
 
+def _warm_up() -> None:
+    """Run torch's lazy initialisation once, so that no student process pays it.
+
+    The first ``backward`` with an explicit gradient imports ~500 modules
+    (``torch.fx.experimental.symbolic_shapes``, about 0.25 s);
+    done here, every fork inherits the result.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    w = torch.ones(2, 1, requires_grad=True)
+    loss = F.mse_loss(F.linear(torch.ones(3, 2), w.T), torch.zeros(3, 1))
+    (g,) = torch.autograd.grad(loss, w, create_graph=True)
+    torch.autograd.backward(g, torch.ones_like(g))  # an explicit gradient takes another lazy path
+    with torch.no_grad():
+        w -= 0.1 * w.grad
+
+
 class ForkServer:
     """Handle, in the trusted parent, on the warm process that forks student processes."""
 
@@ -61,6 +80,7 @@ class ForkServer:
         leaked = _secret_modules()
         if leaked:
             raise RuntimeError(f"refusing to fork a warm process that holds {leaked[:3]}")
+        _warm_up()
         self._ctrl, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:  # the warm process
@@ -100,6 +120,8 @@ class ForkServer:
 def _serve(ctrl: socket.socket) -> None:
     """Loop of the warm process: fork on request, reap on request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.collect()
+    gc.freeze()  # imported objects stay shared with every fork, and out of its collections
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)

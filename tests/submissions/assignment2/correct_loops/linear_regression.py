@@ -6,8 +6,9 @@ import torch
 def forward(x, w, b):
     rows = []
     for i in range(x.shape[0]):
-        rows.append(x[i:i + 1] @ w + b)  # shape (1, 1)
-    return torch.cat(rows, dim=0)
+        dot = (x[i] * w[:, 0]).sum()  # 0-dim: <x_i, w>
+        rows.append(dot + b)          # shape (1,)
+    return torch.stack(rows)          # shape (N, 1)
 
 
 def mse_loss(y_pred, y):
