@@ -1,9 +1,16 @@
-"""References for assignment2 (linear regression by hand): F.linear, F.mse_loss, optim.SGD."""
+"""References for assignment2 (linear regression by hand): F.linear, F.mse_loss, SGD.
+
+The SGD step is ``torch.optim.sgd.sgd``, the functional form that
+``torch.optim.SGD.step`` calls (constructing an ``Optimizer`` imports
+``torch._dynamo``, about a second, which a student's ``grader check`` should
+not pay).
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.optim.sgd import sgd as _sgd
 
 
 def leaf(t: torch.Tensor, grad: torch.Tensor | None = None) -> torch.Tensor:
@@ -23,28 +30,34 @@ def mse_loss(y_pred, y):
 
 
 def zero_grad(params):
-    """Gradients after zeroing, by ``torch.optim.SGD.zero_grad(set_to_none=False)``."""
-    params = [leaf(p, p.grad) for p in params]
-    torch.optim.SGD(params, lr=0.0).zero_grad(set_to_none=False)
-    return [p.grad for p in params]
+    """Gradients after zeroing (``Optimizer.zero_grad(set_to_none=False)``): zeros, ``None`` kept."""
+    return [None if p.grad is None else torch.zeros_like(p.grad) for p in params]
+
+
+def _step(params: list[torch.Tensor], lr: float) -> None:
+    with torch.no_grad():
+        live = [p for p in params if p.grad is not None]
+        _sgd(live, [p.grad for p in live], [None] * len(live),
+             weight_decay=0.0, momentum=0.0, lr=lr, dampening=0.0, nesterov=False, maximize=False)
 
 
 def sgd_step(params, lr):
-    """Parameter values after one ``torch.optim.SGD`` step (``None`` grads skipped)."""
+    """Parameter values after one plain SGD step (``None`` grads skipped)."""
     params = [leaf(p, p.grad) for p in params]
-    torch.optim.SGD(params, lr=lr).step()
+    _step(params, lr)
     return [p.detach() for p in params]
 
 
 def train(x, y, w, b, lr, epochs):
-    """``(losses, w, b)`` of full-batch gradient descent with ``torch.optim.SGD``."""
+    """``(losses, w, b)`` of full-batch gradient descent with the SGD step."""
     w, b = leaf(w), leaf(b)
-    opt = torch.optim.SGD([w, b], lr=lr)
     losses = []
     for _ in range(epochs):
         loss = F.mse_loss(forward(x, w, b), y)
         losses.append(loss.item())
-        opt.zero_grad(set_to_none=False)
+        for p in (w, b):
+            if p.grad is not None:
+                p.grad.zero_()
         loss.backward()
-        opt.step()
+        _step([w, b], lr)
     return torch.tensor(losses, dtype=x.dtype), w.detach(), b.detach()

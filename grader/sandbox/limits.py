@@ -85,4 +85,5 @@ def apply(config: dict) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     fs = config.get("filesystem")
     if fs is not None and landlock.abi_version() > 0:
-        landlock.restrict(read_only=fs["read_only"], read_write=[scratch, *fs["read_write"]])
+        own_proc = f"/proc/{os.getpid()}"
+        landlock.restrict(read_only=[*fs["read_only"], own_proc], read_write=[scratch, *fs["read_write"]])

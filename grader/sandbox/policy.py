@@ -7,7 +7,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/dev/urandom", "/dev/random", "/proc", "/sys/devices/system/cpu")
+SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/dev/urandom", "/dev/random", "/sys/devices/system/cpu")
+#: Machine-wide /proc files libraries read; a student process also reads its own /proc/<pid>, never another's.
+PROC_READ = ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/sys/vm/overcommit_memory")
 SYSTEM_WRITE = ("/dev/null",)
 
 
@@ -50,4 +52,4 @@ def filesystem(*, hidden: list[Path]) -> dict:
         if any(_is_ancestor(path.resolve(), h) for h in hidden):
             continue
         read_only.append(str(path))
-    return {"read_only": read_only, "read_write": list(SYSTEM_WRITE)}
+    return {"read_only": read_only + list(PROC_READ), "read_write": list(SYSTEM_WRITE)}
