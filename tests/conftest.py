@@ -1,0 +1,58 @@
+"""Shared helpers: run the real `grader` command line in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = ROOT / "tests" / "submissions"
+
+
+def run_grader(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``grader ARGS...`` exactly as a user runs it, in a fresh interpreter."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *map(str, args)],
+        cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+class Gradebook:
+    """A finished `grader grade` run: its CSV rows, results and feedback."""
+
+    def __init__(self, out: Path, proc: subprocess.CompletedProcess):
+        self.out = out
+        self.proc = proc
+        with open(out / "grades.csv", newline="") as f:
+            reader = csv.DictReader(f)
+            self.columns = reader.fieldnames
+            self.rows = {row["student"]: row for row in reader}
+        self.check_ids = self.columns[4:]
+
+    def results(self, student: str) -> dict:
+        return json.loads((self.out / "results" / f"{student}.json").read_text())
+
+    def feedback(self, student: str) -> str:
+        return (self.out / "feedback" / f"{student}.md").read_text()
+
+    def earned(self, student: str) -> dict[str, float]:
+        return {cid: float(self.rows[student][cid]) for cid in self.check_ids}
+
+    def all_output_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.out.rglob("*")) if p.is_file())
+
+
+def grade(folder: Path, out: Path, *extra) -> Gradebook:
+    proc = run_grader("grade", "assignment2", folder, "-o", out, *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Gradebook(out, proc)
+
+
+def max_points(book: Gradebook, student: str) -> dict[str, float]:
+    return {t["name"]: float(t["max_score"]) for t in book.results(student)["tests"]}
