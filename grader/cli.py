@@ -25,8 +25,9 @@ from grader.errors import GraderError, UsageError
 from grader.scoring import fmt_points
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Graded PyTorch autograd exercises.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output (logs, CI, tests) gets wide lines instead of Rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 CourseOpt = typer.Option(None, "--course", help="Course folder (holds assignments/ and solutions/); default: the installed course.")
 
@@ -50,6 +51,8 @@ def list_cmd(course: Optional[Path] = CourseOpt) -> None:
     except GraderError as exc:
         _fail(exc)
     table = Table("assignment", "title", "module", "points", "bonus")
+    for column in table.columns:
+        column.no_wrap = True
     for a in assignments:
         table.add_row(a.name, a.title, f"{a.module}.py", fmt_points(a.points), fmt_points(a.bonus))
     out.print(table)
@@ -135,20 +138,27 @@ def check(
 
 def _print_check(a, module_path: Path, graded) -> None:
     out.print(f"[bold]{a.name}[/] — {escape(a.title)} — public checks on {escape(str(module_path))}")
-    table = Table("check", "points", "result", "details", show_lines=False)
+    table = Table("", "check", "points", "result", box=None, pad_edge=False)
+    marks = {"passed": "[green]✓[/]", "partial": "[yellow]~[/]", "failed": "[red]✗[/]"}
     style = {"passed": "green", "partial": "yellow", "failed": "red"}
     for r in graded.results:
         pts = f"{fmt_points(graded.score.earned[r.id])}/{fmt_points(r.points)}"
-        table.add_row(r.id, pts, f"[{style[r.outcome]}]{r.outcome}[/]", escape(r.message))
+        table.add_row(marks[r.outcome], r.id, pts, f"[{style[r.outcome]}]{r.outcome}[/]")
     out.print(table)
     for r in graded.results:
+        if r.outcome == "passed" and not r.output:
+            continue
+        out.print()
+        out.print(f"[bold {style[r.outcome]}]{r.id}[/] ({fmt_points(graded.score.earned[r.id])}/{fmt_points(r.points)})")
+        out.print(escape(r.message))
         if r.output:
             out.print(f"[dim]your output during {r.id}:[/]")
-            out.print(escape(_printable(r.output, 2000)), markup=False)
+            out.print(_printable(r.output, 2000), markup=False)
     for note in graded.notes:
         out.print(f"[yellow]note:[/] {escape(note)}")
     sc = graded.score
     passed = sum(r.outcome == "passed" for r in graded.results)
+    out.print()
     out.print(f"[bold]{fmt_points(sc.score)} / {fmt_points(sc.max_score)} points[/], {passed} of {len(graded.results)} checks passed")
     if a.hidden_checks is None:
         out.print("[dim]Hidden checks run when your instructor grades.[/]")

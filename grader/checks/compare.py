@@ -38,7 +38,7 @@ def describe_value(value) -> str:
     if isinstance(value, torch.Tensor):
         dtype = str(value.dtype).replace("torch.", "")
         if value.numel() <= 12:
-            body = str(value.detach().tolist())
+            body = _nested(value.detach().tolist())
         else:
             flat = value.detach().reshape(-1)[:6].tolist()
             body = "[" + ", ".join(f"{v:.6g}" for v in flat) + ", ...]"
@@ -54,6 +54,12 @@ def describe_value(value) -> str:
         more = ", ..." if len(value) > 4 else ""
         return f"{type(value).__name__} of {len(value)}: [{inner}{more}]"
     return f"{value!r} ({type(value).__name__})"
+
+
+def _nested(values) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(_nested(v) for v in values) + "]"
+    return f"{values:.6g}" if isinstance(values, float) else str(values)
 
 
 def describe_inputs(**inputs) -> str:
