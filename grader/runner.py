@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import pytest
+from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
 from grader.checks.compare import CheckFailed, Judge
@@ -91,14 +92,19 @@ class GradingPlugin:
     def pytest_runtest_setup(self, item) -> None:
         self._student.begin_check()
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        outcome = yield
-        report = outcome.get_result()
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            self._record(item, call)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item, call) -> TestReport:
+        """Record the outcome; report it without pytest's source-parsing failure repr (slow, never shown)."""
+        message = None
+        if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
+            message = self._record(item, call)
+        outcome = "passed" if call.excinfo is None else "failed"
+        return TestReport(
+            item.nodeid, item.location, {}, outcome, message if outcome == "failed" else None, call.when,
+            duration=call.duration, start=call.start, stop=call.stop,
+        )
 
-    def _record(self, item, call) -> None:
+    def _record(self, item, call) -> str:
         mark = _marker(item)
         hidden = Path(str(item.path)).resolve() in self._hidden
         judge = self._judges.pop(item.nodeid, None)
@@ -132,6 +138,7 @@ class GradingPlugin:
                 output=output,
             )
         )
+        return message
 
 
 def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list[str]:
@@ -145,6 +152,9 @@ def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list
         "-p", "no:unraisableexception",
         "-p", "no:threadexception",
         "-p", "no:faulthandler",
+        # Hypothesis' pytest plugin formats every failing example with pytest's
+        # source-parsing traceback repr (~30 ms each); the checks need none of it.
+        "-p", "no:hypothesispytest",
         "--assert=plain",
         "--import-mode=importlib",
         "-q",

@@ -80,7 +80,6 @@ class ForkServer:
         leaked = _secret_modules()
         if leaked:
             raise RuntimeError(f"refusing to fork a warm process that holds {leaked[:3]}")
-        _warm_up()
         self._ctrl, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:  # the warm process
@@ -120,6 +119,7 @@ class ForkServer:
 def _serve(ctrl: socket.socket) -> None:
     """Loop of the warm process: fork on request, reap on request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _warm_up()  # here, not before the fork: it overlaps with the parent loading the checks
     gc.collect()
     gc.freeze()  # imported objects stay shared with every fork, and out of its collections
     while True:

@@ -1,0 +1,130 @@
+"""The trust boundary's parts: the wire format, the warm process, the student process."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.sandbox import launcher, wire
+from grader.sandbox.policy import Limits, filesystem
+from grader.student import Student, StudentError, Submission, SubmissionAbort
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ["forward", "mse_loss", "zero_grad", "sgd_step", "train"]
+
+
+def test_tensor_bytes_round_trip_and_validation():
+    for t in (torch.randn(3, 2), torch.arange(6, dtype=torch.int64).reshape(2, 3).T, torch.tensor(2.5, dtype=torch.float64), torch.empty(0, 3)):
+        back = wire.tensor_from_bytes(wire.DTYPE_NAMES[t.dtype], list(t.shape), wire.tensor_bytes(t))
+        assert torch.equal(back, t) and back.dtype == t.dtype
+    with pytest.raises(wire.ProtocolError):
+        wire.tensor_from_bytes("float32", [2, 2], b"\0" * 15)
+    with pytest.raises(wire.ProtocolError):
+        wire.tensor_from_bytes("object", [1], b"\0" * 8)
+    with pytest.raises(wire.ProtocolError):
+        wire.tensor_from_bytes("float32", [-1], b"")
+
+
+def test_oversized_and_malformed_frames_are_refused():
+    a, b = socket.socketpair()
+    with a, b:
+        wire.write_frame(a, {"x": 1}, [b"\0" * 2048])
+        with pytest.raises(wire.ProtocolError, match="larger than"):
+            wire.read_frame(b, max_bytes=1024)
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(wire._PREFIX.pack(5, 0) + b"[1,2]")
+        with pytest.raises(wire.ProtocolError, match="not an object"):
+            wire.read_frame(b)
+
+
+def test_warm_process_refuses_to_start_after_checks_were_loaded(monkeypatch):
+    fake = types.ModuleType("checks_hidden")
+    fake.__file__ = str(ROOT / "solutions" / "assignment2" / "checks_hidden.py")
+    monkeypatch.setitem(sys.modules, "checks_hidden", fake)
+    with pytest.raises(RuntimeError, match="refusing to fork"):
+        launcher.ForkServer()
+
+
+@pytest.fixture(scope="module")
+def fork_server():
+    server = launcher.make_launcher("fork")
+    yield server
+    server.close()
+
+
+def make_student(server, source: str, tmp_path: Path, **limits) -> Student:
+    path = tmp_path / "linear_regression.py"
+    path.write_text(source)
+    return Student(
+        launcher=server,
+        submission=Submission(name="t", module_path=path),
+        module_name="linear_regression",
+        functions=FUNCTIONS,
+        limits=Limits(**limits),
+        filesystem=filesystem(hidden=[ROOT / "solutions", tmp_path.parent]),
+    )
+
+
+SOURCE = '''
+import os, sys, torch
+def forward(x, w, b):
+    return x @ w + b
+def mse_loss(y_pred, y):
+    return (torch.get_num_threads(), len(os.environ), os.getcwd() == os.environ["HOME"], "GRADER_SECRET" in os.environ, {"a": 1})
+def zero_grad(params):
+    os._exit(3)
+def sgd_step(params, lr):
+    while True:
+        pass
+def train(x, y, w, b, lr, epochs):
+    return open(lr).read()
+'''
+
+
+def test_calls_return_data_and_the_process_survives_only_what_it_should(fork_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET", "x")  # too late for the warm process, but a spawn would inherit it
+    student = make_student(fork_server, SOURCE, tmp_path, check_seconds=1.5)
+    try:
+        student.begin_check()
+        x, w, b = torch.randn(3, 2), torch.randn(2, 1), torch.randn(1)
+        call = student.call("forward", x, w.requires_grad_(), b, backward=torch.ones(3, 1))
+        assert torch.allclose(call.value, x @ w.detach() + b)
+        assert call.facts(call.value).has_grad_fn
+        assert torch.allclose(call.inputs[1].grad, x.T @ torch.ones(3, 1))
+        # Each student process: one thread, a minimal environment, its scratch folder as home.
+        threads, n_env, in_scratch, sees_secret, a_dict = student.call("mse_loss", 1.0, 2.0).value
+        assert (threads, in_scratch, sees_secret) == (1, True, False) and n_env < 15
+        assert type(a_dict).__name__ == "Opaque" and "dict" in str(a_dict)  # named, never decoded
+        with pytest.raises(SubmissionAbort, match="exited with status 3") as crash:
+            student.call("zero_grad", [])
+        assert crash.value.problem == "crash"
+        assert student.call("forward", x, w.detach(), b).value.shape == (3, 1)  # a fresh process after the crash
+        student.begin_check()
+        with pytest.raises(SubmissionAbort, match="did not finish within the time limit") as hang:
+            student.call("sgd_step", [], 0.1)
+        assert hang.value.problem == "timeout"
+        student.begin_check()
+        for secret in (str(ROOT / "solutions" / "assignment2" / "checks_hidden.py"), "/etc/passwd", str(tmp_path.parent)):
+            with pytest.raises(StudentError, match="PermissionError"):
+                student.call("train", None, None, None, None, secret, 1)
+        assert student.problems == {"crash", "timeout"}
+    finally:
+        student.close()
+
+
+def test_import_failure_fails_every_call_without_restarting(fork_server, tmp_path):
+    student = make_student(fork_server, "raise ValueError('boom at import')\n", tmp_path)
+    try:
+        student.begin_check()
+        for _ in range(2):
+            with pytest.raises(SubmissionAbort, match="failed to import.*boom at import"):
+                student.call("forward", 1.0, 2.0, 3.0)
+        assert student.problems == {"import"}
+    finally:
+        student.close()
