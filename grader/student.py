@@ -232,6 +232,10 @@ class Student:
                 problem = error.get("problem") if error.get("problem") in ("stub", "memory", "missing") else None
                 if problem:
                     self.problems.add(problem)
+                if problem == "memory":
+                    # Like a hang: end the check now (no retries) and start the next one afresh.
+                    self._cleanup()
+                    raise SubmissionAbort(_error_text(fn, self.module_name, error), problem)
                 raise StudentError(_error_text(fn, self.module_name, error), problem)
             facts: dict[int, exchange.TensorFacts] = {}
             value = exchange.decode(reply.get("result"), blobs, facts)
