@@ -42,6 +42,20 @@ def _printable(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "\n... (output cut)"
 
 
+def _print_notes(launcher, *, grading: bool) -> None:
+    """Say where this machine's sandbox is weaker than designed."""
+    from grader.sandbox import landlock
+
+    if launcher.note:
+        err.print(f"[yellow]note:[/] {launcher.note}")
+    if grading and landlock.abi_version() == 0:
+        err.print(
+            "[bold yellow]warning:[/] Landlock is unavailable on this kernel, so student processes are not "
+            "confined to their scratch folder: they can read what this user can read (hidden checks included) "
+            "and write to the output folder. Grade on Linux 5.13 or newer for full isolation."
+        )
+
+
 @app.command("list")
 def list_cmd(course: Optional[Path] = CourseOpt) -> None:
     """The assignments, their titles and points."""
@@ -98,8 +112,7 @@ def check(
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)
-    if launcher.note:
-        err.print(f"[yellow]note:[/] {launcher.note}")
+    _print_notes(launcher, grading=False)
     from grader.grading import run_one
     from grader.sandbox.policy import Limits
     from grader.student import Submission
@@ -169,7 +182,7 @@ def grade(
     assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
     dirs: List[Path] = typer.Argument(..., help="Folders whose every entry is one student's submission."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for grades.csv, results/ and feedback/."),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may spend in student code."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may take (student code included); a submission gets 12x, at least 60 s."),
     memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
@@ -189,12 +202,11 @@ def grade(
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)
-    if launcher.note:
-        err.print(f"[yellow]note:[/] {launcher.note}")
+    _print_notes(launcher, grading=True)
     from grader.grading import grade_class
     from grader.sandbox.policy import Limits
 
-    limits = Limits(check_seconds=timeout, submission_seconds=max(60.0, 12 * timeout), memory_mb=memory)
+    limits = Limits(check_seconds=timeout, submission_seconds=max(60.0, 12 * timeout), import_seconds=timeout, memory_mb=memory)
     hidden_paths = [root / "solutions", out_dir, *(d.resolve() for d in dirs)]
     try:
         with Progress(

@@ -132,8 +132,7 @@ def grade_class(
         graded_all.append(graded)
         on_done(graded, name)
 
-    run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
-    check_ids = [r.id for r in graded_all[0].results] if graded_all else []
+    check_ids = run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
     rows = [
         {
             "student": g.student,

@@ -46,6 +46,7 @@ class GradingPlugin:
         self.results: list[CheckResult] = []
         self.collection_errors: list[str] = []
         self.stopped_by: BaseException | None = None
+        self.check_ids: list[str] = []
 
     @pytest.fixture
     def student(self) -> Student:
@@ -64,18 +65,25 @@ class GradingPlugin:
         if report.failed:
             self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items) -> None:
+        """Validate the markers, and let ``-k`` match check ids (``-k sgd_step.in_place``)."""
         seen: set[str] = set()
-        for item in items:
-            check_id = _marker(item)["id"]
-            if check_id in seen:
-                raise CourseError(f"check id {check_id} is used twice")
-            seen.add(check_id)
+        try:
+            for item in items:
+                check_id = _marker(item)["id"]
+                if check_id in seen:
+                    raise CourseError(f"check id {check_id} is used twice")
+                seen.add(check_id)
+                item.extra_keyword_matches.add(check_id)
+        except CourseError as exc:
+            self.stopped_by = exc
 
     def pytest_runtestloop(self, session) -> bool:
-        if session.testsfailed or self.collection_errors:
+        if session.testsfailed or self.collection_errors or self.stopped_by:
             return True
         items = session.items
+        self.check_ids = [_marker(item)["id"] for item in items]
         for student in self._students:
             self._student, self.results = student, []
             try:
@@ -172,8 +180,11 @@ def run_checks(
     on_done: Callable[[Student, list[CheckResult]], None],
     rootdir: Path,
     select: str | None = None,
-) -> None:
-    """Run the checks in ``files`` against each student; ``on_done`` gets each one's results, in check order."""
+) -> list[str]:
+    """Run the checks in ``files`` against each student; ``on_done`` gets each one's results, in check order.
+
+    Returns the ids of the checks that ran, in order.
+    """
     plugin = GradingPlugin(students, hidden_files=hidden_files, on_done=on_done)
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -186,5 +197,8 @@ def run_checks(
         raise CourseError("the checks could not be loaded:\n" + "\n".join(plugin.collection_errors))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise UsageError(f"no check matches -k {select!r}" if select else "the assignment has no checks")
+    if code == pytest.ExitCode.USAGE_ERROR:
+        raise UsageError(f"pytest refused the arguments (check -k): {sink.getvalue().strip()[-500:]}")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CourseError(f"pytest stopped with exit status {int(code)}:\n{sink.getvalue()[-3000:]}")
+    return plugin.check_ids

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 from grader.errors import UsageError
 from grader.student import Submission
 
 MAX_LISTED = 8
+MAX_MODULE_BYTES = 2 * 1024 * 1024
+#: Folders archivers and editors add that never hold a student's work.
+SKIPPED_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
 
 
@@ -19,19 +24,37 @@ def safe_name(name: str) -> str:
 
 
 def discover(dirs: list[Path]) -> list[tuple[str, Path]]:
-    """``(student, entry)`` for every entry directly inside each folder, sorted by student."""
-    found: dict[str, Path] = {}
+    """``(student, entry)`` for every entry directly inside each folder, sorted by student.
+
+    A student is named by the entry (a file without its extension, unless
+    that collides), made safe for file names and unique.
+    """
+    entries: list[Path] = []
     for d in dirs:
         if not d.is_dir():
             raise UsageError(f"{d} is not a folder of submissions")
-        for entry in sorted(d.iterdir()):
-            if entry.name.startswith("."):
-                continue
-            student = entry.stem if entry.is_file() else entry.name
-            if student in found:
-                raise UsageError(f"two submissions are named {student!r}: {found[student]} and {entry}")
-            found[student] = entry
-    return sorted(found.items())
+        entries += sorted(e for e in d.iterdir() if not e.name.startswith(".") and e.name not in SKIPPED_DIRS)
+    stems = [e.stem if e.is_file() else e.name for e in entries]
+    taken: set[str] = set()
+    found: list[tuple[str, Path]] = []
+    for entry, stem in zip(entries, stems):
+        base = safe_name(stem if stems.count(stem) == 1 else entry.name)
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}~{n}"
+        taken.add(name)
+        found.append((name, entry))
+    return sorted(found)
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every regular file under ``folder``, never following links, skipping hidden and tool folders."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
+        files += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
+    return files
 
 
 def _listing(files: list[Path], base: Path) -> str:
@@ -40,22 +63,39 @@ def _listing(files: list[Path], base: Path) -> str:
     return ", ".join(names) + more
 
 
+def _usable(student: str, path: Path, shown: str) -> Submission:
+    """The module at ``path`` if it is a regular file of sane size."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        return Submission(
+            name=student, module_path=None, problems={"file_name"},
+            reason=f"{shown} is a link or special file, not a regular file: submit the file itself",
+        )
+    if info.st_size > MAX_MODULE_BYTES:
+        return Submission(
+            name=student, module_path=None, problems={"import"},
+            reason=f"{shown} is {info.st_size // 1024} KB; a module may be at most {MAX_MODULE_BYTES // 1024} KB",
+        )
+    return Submission(name=student, module_path=path)
+
+
 def locate(student: str, entry: Path, *, module: str) -> Submission:
     """The submission's module file, or the reason (and problem code) why there is none."""
     expected = f"{module}.py"
-    if entry.is_file():
+    if entry.is_file() or entry.is_symlink():
         if entry.suffix == ".py":
-            return Submission(name=student, module_path=entry)
+            return _usable(student, entry, entry.name)
         return Submission(
             name=student,
             module_path=None,
             problems={"file_name"},
             reason=f"expected {expected} (or a folder holding it); found the file {entry.name}",
         )
-    files = sorted(p for p in entry.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(entry).parts))
+    files = _walk(entry)
     exact = [p for p in files if p.name == expected]
     if exact:
-        return Submission(name=student, module_path=min(exact, key=lambda p: len(p.parts)))
+        best = min(exact, key=lambda p: (len(p.parts), str(p)))
+        return _usable(student, best, str(best.relative_to(entry)))
     if not files:
         return Submission(name=student, module_path=None, problems={"missing"}, reason=f"the submission is empty: expected {expected}")
     return Submission(

@@ -83,3 +83,14 @@ def test_same_submission_graded_twice_gives_identical_rows(book, tmp_path):
     for line in (again.out / "grades.csv").read_text().splitlines()[1:]:
         assert line == first_lines[line.split(",")[0]]
     assert (again.out / "grades.csv").read_text().splitlines()[0] == (book.out / "grades.csv").read_text().splitlines()[0]
+
+
+def test_solution_scores_100_and_stub_0_through_grade(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copytree(ROOT / "solutions" / "assignment2", folder / "solution", ignore=shutil.ignore_patterns("checks_*"))
+    shutil.copy(ROOT / "assignments" / "assignment2" / "linear_regression.py", folder / "stub.py")
+    book = grade(folder, tmp_path / "out")
+    assert book.rows["solution"]["score"] == "100" and book.rows["solution"]["problems"] == ""
+    assert book.rows["stub"]["score"] == "0" and book.rows["stub"]["problems"] == "stub"
+    assert book.results("solution")["score"] == 100 and book.results("solution")["max_score"] == 100

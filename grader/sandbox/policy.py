@@ -18,9 +18,9 @@ class Limits:
     """Resource limits of one submission's student processes."""
 
     check_seconds: float = 10.0
-    """Wall time one check may spend in student code."""
+    """Wall time one check may take, the student's code and the check's own work together."""
     submission_seconds: float = 120.0
-    """Wall time all checks of one submission may spend in student code."""
+    """Wall time all checks of one submission may take together."""
     import_seconds: float = 10.0
     """Wall time for importing the student module."""
     memory_mb: int = 1024
