@@ -76,7 +76,8 @@ import os, sys, torch
 def forward(x, w, b):
     return x @ w + b
 def mse_loss(y_pred, y):
-    return (torch.get_num_threads(), len(os.environ), os.getcwd() == os.environ["HOME"], "GRADER_SECRET" in os.environ, {"a": 1})
+    fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd") if os.path.exists("/proc/self/fd/" + fd))
+    return (torch.get_num_threads(), len(os.environ), os.getcwd() == os.environ["HOME"], "GRADER_SECRET" in os.environ, {"a": 1}, fds)
 def zero_grad(params):
     os._exit(3)
 def sgd_step(params, lr):
@@ -98,8 +99,9 @@ def test_calls_return_data_and_the_process_survives_only_what_it_should(fork_ser
         assert call.facts(call.value).has_grad_fn
         assert torch.allclose(call.inputs[1].grad, x.T @ torch.ones(3, 1))
         # Each student process: one thread, a minimal environment, its scratch folder as home.
-        threads, n_env, in_scratch, sees_secret, a_dict = student.call("mse_loss", 1.0, 2.0).value
+        threads, n_env, in_scratch, sees_secret, a_dict, fds = student.call("mse_loss", 1.0, 2.0).value
         assert (threads, in_scratch, sees_secret) == (1, True, False) and n_env < 15
+        assert fds[:3] == [0, 1, 2] and len(fds) == 4  # stdin (/dev/null), output pipe twice, the protocol socket
         assert type(a_dict).__name__ == "Opaque" and "dict" in str(a_dict)  # named, never decoded
         with pytest.raises(SubmissionAbort, match="exited with status 3") as crash:
             student.call("zero_grad", [])

@@ -310,9 +310,20 @@ def _redirect_stdio(output_fd: int) -> None:
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="replace", write_through=True)
 
 
+def _close_other_fds(keep: int) -> None:
+    """Close every descriptor the process inherited but the protocol's: no path to the parent's terminal."""
+    try:
+        max_fd = os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        max_fd = 4096
+    os.closerange(3, keep)
+    os.closerange(keep + 1, max_fd)
+
+
 def run(sock: socket.socket, output_fd: int, config: dict) -> None:
     """Entry point of a freshly forked (or spawned) student process."""
     _redirect_stdio(output_fd)
+    _close_other_fds(sock.fileno())
     try:
         limits.apply(config)
     except BaseException as exc:  # noqa: BLE001 - report, never run unconfined
