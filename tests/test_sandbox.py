@@ -130,3 +130,14 @@ def test_import_failure_fails_every_call_without_restarting(fork_server, tmp_pat
         assert student.problems == {"import"}
     finally:
         student.close()
+
+
+def test_deeply_nested_json_is_a_protocol_error_not_a_crash():
+    import threading
+
+    a, b = socket.socketpair()
+    with a, b:
+        payload = b"[" * 200_000 + b"]" * 200_000
+        threading.Thread(target=lambda: a.sendall(wire._PREFIX.pack(len(payload), 0) + payload), daemon=True).start()
+        with pytest.raises(wire.ProtocolError, match="not JSON"):
+            wire.read_frame(b)

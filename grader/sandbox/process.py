@@ -129,7 +129,10 @@ class StudentProcess:
         if not self.alive:
             return {}
         self.alive = False
-        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+        killpg = getattr(os, "killpg", None)  # the whole session's group where there is one
+        for target in ((lambda: killpg(self.pid, signal.SIGKILL)) if killpg else None, lambda: os.kill(self.pid, signal.SIGKILL)):
+            if target is None:
+                continue
             try:
                 target()
                 break

@@ -71,7 +71,7 @@ def read_frame(sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES) -> tupl
     budget = max_bytes - header_len
     try:
         header = json.loads(_recv_exact(sock, header_len))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"frame header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("frame header is not an object")
