@@ -152,7 +152,7 @@ class Student:
             "functions": self.functions,
             "scratch": self._scratch,
             "memory_mb": self.limits.memory_mb,
-            "cpu_seconds": self.limits.cpu_seconds,
+            "cpu_seconds": self.limits.cpu_limit,
             "file_size_mb": self.limits.file_size_mb,
             "filesystem": self._filesystem,
             "env": sandbox_limits.minimal_env(self._scratch),

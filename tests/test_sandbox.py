@@ -141,3 +141,55 @@ def test_deeply_nested_json_is_a_protocol_error_not_a_crash():
         threading.Thread(target=lambda: a.sendall(wire._PREFIX.pack(len(payload), 0) + payload), daemon=True).start()
         with pytest.raises(wire.ProtocolError, match="not JSON"):
             wire.read_frame(b)
+
+
+GROUP_SOURCE = '''
+import os, subprocess, sys, time
+def forward(x, w, b):
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]).pid
+def mse_loss(y_pred, y):
+    while True:
+        pass
+def zero_grad(params):
+    import torch
+    a = torch.ones(200, 200)
+    while True:
+        a = a @ a / 200.0
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and ("Z" in line or "X" in line) for line in f)
+    except FileNotFoundError:
+        return False
+
+
+def test_the_whole_process_group_is_killed(fork_server, tmp_path):
+    student = make_student(fork_server, GROUP_SOURCE, tmp_path, check_seconds=1.0)
+    try:
+        student.begin_check()
+        sleeper = student.call("forward", 1, 2, 3).value
+        assert isinstance(sleeper, int) and _alive(sleeper)
+        with pytest.raises(SubmissionAbort, match="time limit"):
+            student.call("mse_loss", 1, 2)
+        for _ in range(50):
+            if not _alive(sleeper):
+                break
+            import time
+            time.sleep(0.05)
+        assert not _alive(sleeper), "a process the submission started outlived it"
+    finally:
+        student.close()
+
+
+def test_cpu_time_limit_is_enforced_apart_from_wall_time(fork_server, tmp_path):
+    student = make_student(fork_server, GROUP_SOURCE, tmp_path, check_seconds=30.0, cpu_seconds=1)
+    try:
+        student.begin_check()
+        with pytest.raises(SubmissionAbort, match="CPU time limit") as info:
+            student.call("zero_grad", [])
+        assert info.value.problem == "timeout"
+    finally:
+        student.close()

@@ -30,9 +30,12 @@ class Limits:
     file_size_mb: int = 16
     """Largest file a student process may write in its scratch folder."""
 
+    cpu_seconds: float | None = None
+    """CPU time of one student process; default: the submission's wall time plus 5 s."""
+
     @property
-    def cpu_seconds(self) -> int:
-        return int(self.submission_seconds) + 5
+    def cpu_limit(self) -> int:
+        return max(1, int(self.cpu_seconds if self.cpu_seconds is not None else self.submission_seconds + 5))
 
 
 def _is_ancestor(path: Path, of: Path) -> bool:
