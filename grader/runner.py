@@ -54,7 +54,7 @@ class GradingPlugin:
 
     @pytest.fixture
     def judge(self, request) -> Judge:
-        judge = Judge(hint=_marker(request.node).get("hint", ""))
+        judge = Judge(hint=_marker(request.node).get("hint", ""), on_fail=self._student.note_failure)
         self._judges[request.node.nodeid] = judge
         return judge
 

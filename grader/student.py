@@ -107,6 +107,7 @@ class Student:
         self._spent = 0.0
         self._check_started = 0.0
         self._check_budget = limits.check_seconds
+        self._failure: str | None = None
 
     @property
     def import_failure(self) -> str | None:
@@ -117,6 +118,11 @@ class Student:
     def begin_check(self) -> None:
         self._check_started = time.monotonic()
         self._check_budget = min(self.limits.check_seconds, self.limits.submission_seconds - self._spent)
+        self._failure = None
+
+    def note_failure(self, message: str) -> None:
+        """The running check found a failure; Hypothesis shrinks it, so the latest is the smallest so far."""
+        self._failure = message
 
     def end_check(self) -> tuple[str, int]:
         """Account the check's time; return what the submission printed during it."""
@@ -130,12 +136,17 @@ class Student:
         return text, count
 
     def _deadline(self) -> float:
-        if self._check_budget <= 0:
-            self.problems.add("timeout")
-            raise SubmissionAbort(
-                f"the submission used up its total time budget ({self.limits.submission_seconds:g} s)", "timeout"
-            )
-        return self._check_started + self._check_budget
+        """When the next call must be done; ends the check at once if that has passed."""
+        deadline = self._check_started + self._check_budget
+        if time.monotonic() < deadline:
+            return deadline
+        if self._failure is not None:
+            # Out of time while shrinking a failure: that failure is the verdict, not a timeout.
+            raise SubmissionAbort(self._failure, None)
+        self.problems.add("timeout")
+        if self._check_budget < self.limits.check_seconds:
+            raise SubmissionAbort(f"the submission used up its total time budget ({self.limits.submission_seconds:g} s)", "timeout")
+        raise SubmissionAbort(f"the check ran past its time limit ({self._check_budget:.3g} s)", "timeout")
 
     # ------------------------------------------------------------ process
     def _start(self) -> StudentProcess:
@@ -220,6 +231,8 @@ class Student:
             reply, reply_blobs = process.call(header, blobs, deadline)
         except ProcessEnded as exc:
             self._cleanup()
+            if exc.problem == "timeout" and self._failure is not None:
+                raise SubmissionAbort(self._failure, None) from None
             self.problems.add(exc.problem)
             limit = f" ({self._check_budget:.3g} s per check)" if exc.problem == "timeout" else ""
             raise SubmissionAbort(f"{fn}(): {exc.reason}{limit}", exc.problem) from None
@@ -236,7 +249,9 @@ class Student:
                     # Like a hang: end the check now (no retries) and start the next one afresh.
                     self._cleanup()
                     raise SubmissionAbort(_error_text(fn, self.module_name, error), problem)
-                raise StudentError(_error_text(fn, self.module_name, error), problem)
+                message = _error_text(fn, self.module_name, error)
+                self.note_failure(message)
+                raise StudentError(message, problem)
             facts: dict[int, exchange.TensorFacts] = {}
             value = exchange.decode(reply.get("result"), blobs, facts)
             inputs = [exchange.decode_input_state(s, blobs) for s in reply.get("inputs", [])]

@@ -193,3 +193,31 @@ def test_cpu_time_limit_is_enforced_apart_from_wall_time(fork_server, tmp_path):
         assert info.value.problem == "timeout"
     finally:
         student.close()
+
+
+SLOW_BUG = '''
+import time
+def forward(x, w, b):
+    time.sleep(0.3)
+    return x @ w + b + 1.0
+'''
+
+
+def test_running_out_of_time_while_shrinking_keeps_the_failure_not_a_timeout(fork_server, tmp_path):
+    """A slow wrong answer is a wrong answer: the check fails with it, no `timeout` problem."""
+    student = make_student(fork_server, SLOW_BUG, tmp_path, check_seconds=1.0)
+    try:
+        student.begin_check()
+        x, w, b = torch.ones(2, 1), torch.ones(1, 1), torch.ones(1)
+        for _ in range(10):  # as Hypothesis would: keep calling after the first failure
+            try:
+                student.call("forward", x, w, b)
+                student.note_failure("forward(x, w, b) is wrong: expected 2, got 3")
+            except SubmissionAbort as exc:
+                assert str(exc) == "forward(x, w, b) is wrong: expected 2, got 3" and exc.problem is None
+                break
+        else:
+            pytest.fail("the check never ran out of time")
+        assert "timeout" not in student.problems
+    finally:
+        student.close()

@@ -114,8 +114,9 @@ def compare(actual: torch.Tensor, expected: torch.Tensor) -> Comparison:
 class Judge:
     """Per-check recorder: the worst tier reached and the worst errors seen."""
 
-    def __init__(self, hint: str = ""):
+    def __init__(self, hint: str = "", on_fail=None):
         self.hint = hint
+        self._on_fail = on_fail
         self.tier = FULL
         self.max_abs = 0.0
         self.max_rel = 0.0
@@ -126,7 +127,10 @@ class Judge:
             parts.append(f"Input: {inputs}.")
         if self.hint:
             parts.append(f"Hint: {self.hint}")
-        raise CheckFailed(" ".join(parts))
+        message = " ".join(parts)
+        if self._on_fail is not None:
+            self._on_fail(message)
+        raise CheckFailed(message)
 
     def expect(self, condition: bool, message: str, *, inputs: str = "") -> None:
         if not condition:
