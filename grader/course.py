@@ -29,6 +29,8 @@ class Assignment:
     public_checks: Path
     hidden_checks: Path | None
     """None where the solutions are not installed (a student's copy)."""
+    forbidden: dict[str, str]
+    """Function -> forbidden-API group enforced while it runs (``[forbidden]`` in assignment.toml)."""
 
     @property
     def stub(self) -> Path:
@@ -71,6 +73,7 @@ def load(name: str, *, root: Path) -> Assignment:
             directory=directory,
             public_checks=directory / "checks_public.py",
             hidden_checks=hidden if hidden.is_file() else None,
+            forbidden={str(k): str(v) for k, v in meta.get("forbidden", {}).items()},
         )
     except KeyError as exc:
         raise CourseError(f"{meta_file}: missing key {exc}") from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from grader.sandbox import wire
+from grader.sandbox import specs, wire
 
 
 class AsGenerator:
@@ -15,6 +15,68 @@ class AsGenerator:
 
     def __init__(self, items):
         self.items = list(items)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object kept in the student process by an earlier call (``keep=name``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A loss criterion from :mod:`grader.sandbox.specs`, built on both sides."""
+
+    name: str
+
+    def build(self):
+        return specs.criterion(self.name)
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A differentiable function ``f`` described as data (:func:`grader.sandbox.specs.function`)."""
+
+    name: str | None = None
+    steps: tuple = ()
+
+    def build(self):
+        if self.name:
+            return specs.function({"name": self.name}, [])
+        return specs.Composed(list(self.steps))
+
+    def __str__(self) -> str:
+        if self.name:
+            return f"the {self.name.replace('_', ' ')} function"
+        parts = []
+        for kind, arg in self.steps:
+            if kind in ("linear", "mix"):
+                parts.append(f"{kind} {tuple(arg.shape)}")
+            else:
+                parts.append(f"{arg}" if kind == "unary" else f"scale {arg}")
+        return "f = " + " -> ".join(parts)
+
+
+@dataclass(frozen=True)
+class View:
+    """A non-contiguous NumPy view (``specs.VIEWS``) of ``array``, built in the student process."""
+
+    array: np.ndarray
+    name: str
+
+    def build(self) -> np.ndarray:
+        return specs.view(self.array.copy(), self.name)
+
+
+@dataclass(frozen=True)
+class NonLeaf:
+    """A tensor with ``values`` that requires grad and is not a leaf, built in the student process."""
+
+    values: torch.Tensor
+
+    def build(self) -> torch.Tensor:
+        return specs.non_leaf(self.values)
 
 
 def encode(value, blobs: list[bytes]):
@@ -36,6 +98,24 @@ def encode(value, blobs: list[bytes]):
         return {"t": "float", "v": float(value)}
     if isinstance(value, AsGenerator):
         return {"t": "gen", "items": [encode(v, blobs) for v in value.items]}
+    if isinstance(value, Ref):
+        return {"t": "ref", "name": value.name}
+    if isinstance(value, Criterion):
+        return {"t": "criterion", "name": value.name}
+    if isinstance(value, View):
+        return {"t": "view", "array": encode(value.array, blobs), "name": value.name}
+    if isinstance(value, NonLeaf):
+        return {"t": "nonleaf", "tensor": encode(value.values.detach(), blobs)}
+    if isinstance(value, Fn):
+        if value.name:
+            return {"t": "fn", "spec": {"name": value.name}, "tensors": []}
+        tensors, steps = [], []
+        for kind, arg in value.steps:
+            if isinstance(arg, torch.Tensor):
+                tensors.append(encode(arg, blobs))
+                arg = len(tensors) - 1
+            steps.append([kind, arg])
+        return {"t": "fn", "spec": {"steps": steps}, "tensors": tensors}
     if isinstance(value, (list, tuple)):
         return {"t": "list" if isinstance(value, list) else "tuple", "items": [encode(v, blobs) for v in value]}
     if value is None or isinstance(value, (bool, int, str)):
@@ -98,7 +178,9 @@ def decode(desc, blobs: list[bytes], facts: dict[int, TensorFacts], depth: int =
             raise wire.ProtocolError("invalid blob index")
         t = wire.tensor_from_bytes(desc.get("dtype"), desc.get("shape"), blobs[blob])
         if kind == "ndarray":
-            return t.numpy()
+            a = t.numpy()
+            facts[id(a)] = TensorFacts(False, False, False, _index(desc, "same_as_input"), _index(desc, "shares_input"))
+            return a
         facts[id(t)] = TensorFacts(
             requires_grad=_bool(desc, "requires_grad"),
             is_leaf=_bool(desc, "is_leaf"),
@@ -115,7 +197,51 @@ def decode(desc, blobs: list[bytes], facts: dict[int, TensorFacts], depth: int =
         return values if kind == "list" else tuple(values)
     if kind == "object":
         return Opaque(str(desc.get("type", "?"))[:80], str(desc.get("note", ""))[:80])
+    if kind == "module":
+        params = {}
+        for item in desc.get("params", [])[:100]:
+            name, tdesc = item
+            params[str(name)[:120]] = decode(tdesc, blobs, facts, depth + 1)
+        children = {str(n)[:120]: str(t)[:80] for n, t in desc.get("children", [])[:100]}
+        return ModuleInfo(str(desc.get("type", "?"))[:80], params, children, bool(desc.get("training")))
+    if kind == "optimizer":
+        groups = []
+        for g in desc.get("groups", [])[:10]:
+            settings = {str(k)[:40]: v for k, v in dict(g.get("settings", {})).items() if v is None or isinstance(v, (bool, int, float, str))}
+            params = [p if isinstance(p, str) else None for p in g.get("params", [])[:100]]
+            groups.append(OptimizerGroup(settings, params))
+        return OptimizerInfo(str(desc.get("type", "?"))[:80], groups)
     raise wire.ProtocolError(f"unknown value kind {str(kind)[:20]!r}")
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """An ``nn.Module`` as data: its class, parameters (name -> tensor) and children (name -> class)."""
+
+    type: str
+    params: dict
+    children: dict
+    training: bool
+
+    def __str__(self) -> str:
+        return f"a {self.type} module"
+
+
+@dataclass(frozen=True)
+class OptimizerGroup:
+    settings: dict
+    """lr, momentum, ... (numbers, booleans, None; other values by type name)."""
+    params: list
+    """``"<kept name>.<parameter>"`` for each parameter of a kept module, None for any other tensor."""
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    type: str
+    groups: list
+
+    def __str__(self) -> str:
+        return f"a {self.type} optimizer"
 
 
 @dataclass(frozen=True)
@@ -128,9 +254,9 @@ class NumpyScalar:
 
 @dataclass
 class InputState:
-    """An input tensor as the child saw it after the call."""
+    """An input tensor (or NumPy array: value only) as the child saw it after the call."""
 
-    value: torch.Tensor
+    value: torch.Tensor | np.ndarray
     grad: torch.Tensor | None
     requires_grad: bool
     is_leaf: bool
@@ -145,6 +271,8 @@ def decode_input_state(desc, blobs: list[bytes]) -> InputState:
         raise wire.ProtocolError("invalid input state")
     facts: dict[int, TensorFacts] = {}
     value = decode(desc.get("value"), blobs, facts)
+    if isinstance(value, np.ndarray):
+        return InputState(value, None, False, False, False, False, False, False)
     grad = None if desc.get("grad") is None else decode(desc["grad"], blobs, {})
     if not isinstance(value, torch.Tensor) or not (grad is None or isinstance(grad, torch.Tensor)):
         raise wire.ProtocolError("invalid input state")

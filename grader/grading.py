@@ -69,6 +69,7 @@ def run_one(
         limits=limits,
         filesystem=policy.filesystem(hidden=hidden_paths),
         keep_output=keep_output,
+        forbidden=assignment.forbidden,
     )
     done: list[Graded] = []
     run_checks(
@@ -112,6 +113,7 @@ def grade_class(
                 functions=assignment.functions,
                 limits=limits,
                 filesystem=filesystem,
+                forbidden=assignment.forbidden,
             )
 
     def record(student: Student, results: list[CheckResult]) -> None:

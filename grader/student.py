@@ -76,6 +76,8 @@ def _error_text(fn: str, module: str, error: dict) -> str:
         return f"{fn}() still raises NotImplementedError{where}: replace the stub's body with your code"
     if error.get("problem") == "memory":
         return f"{fn}() ran out of memory ({kind}){where}"
+    if error.get("problem") == "forbidden_api":
+        return f"{fn}() called {message}, which this assignment forbids: compute the result without it"
     return f"{fn}() raised {kind}" + (f": {message}" if message else "") + where
 
 
@@ -90,6 +92,7 @@ class Student:
         limits: Limits,
         filesystem: dict | None,
         keep_output: int = 0,
+        forbidden: dict[str, str] | None = None,
     ):
         self._launcher = launcher
         self.submission = submission
@@ -97,6 +100,8 @@ class Student:
         self.functions = functions
         self.limits = limits
         self._filesystem = filesystem
+        self.forbidden = dict(forbidden or {})
+        """Function name -> forbidden-API group (:mod:`grader.sandbox.guard`) enforced while it runs."""
         self.output = Output(keep=keep_output)
         self.printed_bytes = 0
         self.problems: set[str] = set(submission.problems)
@@ -166,6 +171,7 @@ class Student:
             "cpu_seconds": self.limits.cpu_limit,
             "file_size_mb": self.limits.file_size_mb,
             "filesystem": self._filesystem,
+            "forbidden": self.forbidden,
             "env": sandbox_limits.minimal_env(self._scratch),
         }
         process = StudentProcess(self._launcher, self._launcher.start(config), output=self.output)
@@ -211,22 +217,40 @@ class Student:
         self._cleanup()
 
     # ------------------------------------------------------------ calls
-    def call(self, fn: str, *args, backward: torch.Tensor | str | None = None) -> Call:
+    def call(
+        self,
+        fn: str,
+        *args,
+        backward: torch.Tensor | str | None = None,
+        keep: str | None = None,
+        on: exchange.Ref | None = None,
+    ) -> Call:
         """Call ``fn(*args)`` in the student process.
 
         With ``backward`` (a gradient tensor, or ``"ones"`` for ones shaped like
         the result), the child then backpropagates from the result, and the
-        returned input states carry the gradients it produced.
+        returned input states carry the gradients it produced. With ``keep``,
+        the child keeps the result under that name (pass :class:`Ref` to use
+        it later). With ``on``, ``fn`` is a method of a kept object.
         """
-        if fn not in self.functions:
+        if on is None and fn not in self.functions:
             raise ValueError(f"{fn} is not a function of this assignment")
         deadline = self._deadline()
         process = self._process or self._start()
-        if fn in self._missing:
+        if on is None and fn in self._missing:
             raise StudentError(f"{self.module_name}.py has no function {fn}(): define it with that exact name", "missing")
         blobs: list[bytes] = []
-        header = {"op": "call", "fn": fn, "args": [exchange.encode(a, blobs) for a in args]}
+        header = {"op": "call", "fn": fn, "args": [exchange.encode(a, blobs) for a in args], "keep": keep}
+        header["self"] = None if on is None else on.name
         header["backward"] = backward if backward is None or isinstance(backward, str) else exchange.encode(backward, blobs)
+        return self._exchange(fn if on is None else f"{on.name}.{fn}", header, blobs, deadline)
+
+    def describe(self, ref: exchange.Ref):
+        """A kept object as data (a module's parameters, an optimizer's settings)."""
+        return self._exchange(ref.name, {"op": "describe", "name": ref.name}, [], self._deadline()).value
+
+    def _exchange(self, fn: str, header: dict, blobs: list[bytes], deadline: float) -> Call:
+        process = self._process or self._start()
         try:
             reply, reply_blobs = process.call(header, blobs, deadline)
         except ProcessEnded as exc:
@@ -242,7 +266,7 @@ class Student:
         try:
             if not reply.get("ok"):
                 error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-                problem = error.get("problem") if error.get("problem") in ("stub", "memory", "missing") else None
+                problem = error.get("problem") if error.get("problem") in ("stub", "memory", "missing", "forbidden_api") else None
                 if problem:
                     self.problems.add(problem)
                 if problem == "memory":

@@ -19,7 +19,8 @@ import traceback
 import numpy as np
 import torch
 
-from grader.sandbox import limits, wire
+from grader.sandbox import limits, specs, wire
+from grader.sandbox.guard import ForbiddenCall, Guard
 
 # Captured before any student code runs: C-level accessors a submission
 # cannot replace (the C type is immutable), so what we report is what is.
@@ -55,8 +56,8 @@ def _type_name(value: object) -> str:
 
 
 # --------------------------------------------------------------- decoding
-def _decode(spec, blobs: list[bytes], tensors: list, depth: int = 0):
-    """Build call arguments from the parent's data spec."""
+def _decode(spec, blobs: list[bytes], inputs: list, objects: dict, depth: int = 0):
+    """Build call arguments from the parent's data spec; tensors and arrays are noted in ``inputs``."""
     if depth > MAX_DEPTH:
         raise wire.ProtocolError("argument nesting too deep")
     if not isinstance(spec, dict):
@@ -68,15 +69,31 @@ def _decode(spec, blobs: list[bytes], tensors: list, depth: int = 0):
         if spec.get("requires_grad"):
             t.requires_grad_(True)
         if grad is not None:
-            t.grad = _decode(grad, blobs, [], depth + 1)
-        tensors.append(t)
+            t.grad = _decode(grad, blobs, [], objects, depth + 1)
+        inputs.append(t)
         return t
     if kind == "ndarray":
-        t = wire.tensor_from_bytes(spec["dtype"], spec["shape"], blobs[spec["blob"]])
-        return t.numpy().copy()
+        a = wire.tensor_from_bytes(spec["dtype"], spec["shape"], blobs[spec["blob"]]).numpy().copy()
+        inputs.append(a)
+        return a
+    if kind == "view":
+        a = specs.view(_decode(spec["array"], blobs, [], objects, depth + 1), spec["name"])
+        inputs.append(a)
+        return a
+    if kind == "nonleaf":
+        t = specs.non_leaf(_decode(spec["tensor"], blobs, [], objects, depth + 1))
+        inputs.append(t)
+        return t
     if kind == "float":
         return float(spec["v"])
-    items = [_decode(item, blobs, tensors, depth + 1) for item in spec.get("items", [])]
+    if kind == "ref":
+        return objects[spec["name"]]
+    if kind == "criterion":
+        return specs.criterion(spec["name"])
+    if kind == "fn":
+        tensors = [_decode(t, blobs, [], objects, depth + 1) for t in spec.get("tensors", [])]
+        return specs.function(spec["spec"], tensors)
+    items = [_decode(item, blobs, inputs, objects, depth + 1) for item in spec.get("items", [])]
     if kind == "list":
         return items
     if kind == "tuple":
@@ -87,10 +104,57 @@ def _decode(spec, blobs: list[bytes], tensors: list, depth: int = 0):
 
 
 # --------------------------------------------------------------- encoding
+def _memory_span(x) -> tuple[int, int] | None:
+    """``(start, end)`` addresses of a tensor's or array's elements, None when empty."""
+    if isinstance(x, np.ndarray):
+        if x.size == 0:
+            return None
+        lo, hi = np.byte_bounds(x)
+        return lo, hi
+    if x.numel() == 0:
+        return None
+    lo = _data_ptr(x)
+    size = x.element_size()
+    extent = sum((n - 1) * abs(st) for n, st in zip(x.shape, x.stride())) + 1
+    neg = sum((n - 1) * st for n, st in zip(x.shape, x.stride()) if st < 0)
+    return lo + neg * size, lo + (neg + extent) * size
+
+
 class _Encoder:
-    def __init__(self, inputs: list[torch.Tensor]):
+    def __init__(self, inputs: list, owners: dict[int, str] | None = None):
         self.inputs = inputs
+        self.owners = owners or {}
         self.blobs: list[bytes] = []
+
+    def _shares_input(self, t) -> int | None:
+        span = _memory_span(t)
+        if span is None:
+            return None
+        for i, x in enumerate(self.inputs):
+            other = _memory_span(x)
+            if other is not None and span[0] < other[1] and other[0] < span[1]:
+                return i
+        return None
+
+    def module(self, m: torch.nn.Module) -> dict:
+        params = [[_text(name, 120), self.tensor(p)] for name, p in torch.nn.Module.named_parameters(m)]
+        children = [[_text(name, 120), _type_name(c)] for name, c in torch.nn.Module.named_children(m)]
+        return {"t": "module", "type": _type_name(m), "params": params[:100], "children": children[:100], "training": bool(m.training)}
+
+    def optimizer(self, opt: torch.optim.Optimizer) -> dict:
+        groups = []
+        for group in list(opt.param_groups)[:10]:
+            settings = {}
+            for key, value in group.items():
+                if key == "params":
+                    continue
+                if value is None or type(value) in (bool, int, float):
+                    settings[_text(key, 40)] = value
+                else:
+                    settings[_text(key, 40)] = _type_name(value)
+            owners = [self.owners.get(id(p)) for p in list(group["params"])[:100]]
+            groups.append({"settings": settings, "params": owners})
+        return {"t": "optimizer", "type": _type_name(opt), "groups": groups}
 
     def tensor(self, t: torch.Tensor) -> dict:
         with _no_torch_function():
@@ -106,13 +170,7 @@ class _Encoder:
                 "has_grad_fn": _grad_fn(t) is not None,
             }
             desc["same_as_input"] = next((i for i, x in enumerate(self.inputs) if x is t), None)
-            if plain.numel():
-                ptr = _data_ptr(plain)
-                desc["shares_input"] = next(
-                    (i for i, x in enumerate(self.inputs) if x.numel() and _data_ptr(x) == ptr), None
-                )
-            else:
-                desc["shares_input"] = None
+            desc["shares_input"] = self._shares_input(plain)
         return desc
 
     def value(self, v, depth: int = 0) -> dict:
@@ -131,7 +189,15 @@ class _Encoder:
             return {"t": "object", "type": _type_name(v), "note": "a torch.Tensor subclass"}
         if cls is np.ndarray and v.dtype.kind in "biufc" and v.dtype.name in wire.DTYPES:
             self.blobs.append(np.ascontiguousarray(v).tobytes())
-            return {"t": "ndarray", "dtype": v.dtype.name, "shape": list(v.shape), "blob": len(self.blobs) - 1}
+            return {
+                "t": "ndarray", "dtype": v.dtype.name, "shape": list(v.shape), "blob": len(self.blobs) - 1,
+                "same_as_input": next((i for i, x in enumerate(self.inputs) if x is v), None),
+                "shares_input": self._shares_input(v),
+            }
+        if issubclass(cls, torch.nn.Module):
+            return self.module(v)
+        if issubclass(cls, torch.optim.Optimizer):
+            return self.optimizer(v)
         if issubclass(cls, np.generic) and v.dtype.kind in "biuf":
             return {"t": "npscalar", "v": v.item(), "type": _type_name(v)}
         if depth < MAX_DEPTH and (cls is list or issubclass(cls, tuple)):
@@ -146,8 +212,10 @@ class _Encoder:
             }
         return {"t": "object", "type": _type_name(v)}
 
-    def state(self, t: torch.Tensor, before: dict) -> dict:
-        """How an input tensor looks after the call, compared with before it."""
+    def state(self, t, before: dict) -> dict:
+        """How an input tensor (or array) looks after the call, compared with before it."""
+        if isinstance(t, np.ndarray):
+            return {"value": self.value(t)}
         grad = _grad(t)
         with _no_torch_function():
             return {
@@ -159,7 +227,9 @@ class _Encoder:
             }
 
 
-def _snapshot(t: torch.Tensor) -> dict:
+def _snapshot(t) -> dict:
+    if isinstance(t, np.ndarray):
+        return {}
     return {
         "grad": _grad(t),
         "ptr": _data_ptr(t) if t.numel() else 0,
@@ -213,6 +283,7 @@ class Harness:
         self.config = config
         self.filename = config["module_path"]
         self.module = None
+        self.objects: dict[str, object] = {}
 
     def import_module(self) -> dict:
         name, path = self.config["module_name"], self.config["module_path"]
@@ -238,15 +309,47 @@ class Harness:
         missing = [fn for fn in self.config["functions"] if not callable(getattr(module, fn, None))]
         return {"ok": True, "missing": missing}
 
+    def _owners(self) -> dict[int, str]:
+        """``id(parameter) -> "<kept name>.<parameter name>"`` over the kept modules."""
+        owners = {}
+        for name, obj in self.objects.items():
+            if isinstance(obj, torch.nn.Module):
+                for pname, p in torch.nn.Module.named_parameters(obj):
+                    owners[id(p)] = f"{name}.{pname}"
+        return owners
+
+    def _target(self, request: dict):
+        if request.get("self") is not None:
+            return getattr(self.objects[request["self"]], request["fn"], None)
+        return getattr(self.module, request["fn"], None)
+
+    def describe(self, request: dict) -> tuple[dict, list[bytes]]:
+        enc = _Encoder([], self._owners())
+        return {"ok": True, "result": enc.value(self.objects.get(request["name"]))}, enc.blobs
+
     def call(self, request: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
-        fn = getattr(self.module, request["fn"], None)
+        fn = self._target(request)
         if not callable(fn):
             return {"ok": False, "error": {"type": "missing", "message": "", "line": None, "problem": "missing"}}, []
-        inputs: list[torch.Tensor] = []
-        args = [_decode(a, blobs, inputs) for a in request.get("args", [])]
+        inputs: list = []
+        args = [_decode(a, blobs, inputs, self.objects) for a in request.get("args", [])]
         before = [_snapshot(t) for t in inputs]
+        group = self.config.get("forbidden", {}).get(request["fn"]) if request.get("self") is None else None
+        guard = Guard(group, student_file=self.filename) if group else None
         try:
-            result = fn(*args)
+            if guard is not None:
+                try:
+                    with guard:
+                        result = fn(*args)
+                except ForbiddenCall:
+                    pass
+                if guard.hit is not None:
+                    error = {"type": "forbidden", "message": _text(guard.hit), "line": None, "problem": "forbidden_api"}
+                    return {"ok": False, "error": error}, []
+            else:
+                result = fn(*args)
+            if request.get("keep"):
+                self.objects[request["keep"]] = result
             backward_error = None
             if request.get("backward") is not None:
                 try:
@@ -255,11 +358,11 @@ class Harness:
                     if request["backward"] == "ones":
                         grad_out = torch.ones_like(result)
                     else:
-                        grad_out = _decode(request["backward"], blobs, [])
+                        grad_out = _decode(request["backward"], blobs, [], self.objects)
                     _backward(result, grad_out)
                 except Exception as exc:  # noqa: BLE001
                     backward_error = describe_error(exc, self.filename)
-            enc = _Encoder(inputs)
+            enc = _Encoder(inputs, self._owners())
             reply = {
                 "ok": True,
                 "result": enc.value(result),
@@ -267,6 +370,9 @@ class Harness:
                 "backward_error": backward_error,
             }
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
+            if guard is not None and guard.hit is not None:
+                error = {"type": "forbidden", "message": _text(guard.hit), "line": None, "problem": "forbidden_api"}
+                return {"ok": False, "error": error}, []
             return {"ok": False, "error": describe_error(exc, self.filename)}, []
         return reply, enc.blobs
 
@@ -277,9 +383,12 @@ class Harness:
                 request, blobs = wire.read_frame(self.sock)
             except EOFError:
                 return
-            if request.get("op") != "call":
+            if request.get("op") == "call":
+                reply, out_blobs = self.call(request, blobs)
+            elif request.get("op") == "describe":
+                reply, out_blobs = self.describe(request)
+            else:
                 return
-            reply, out_blobs = self.call(request, blobs)
             try:
                 _flush_stdio()
                 wire.write_frame(self.sock, reply, out_blobs)
