@@ -48,8 +48,8 @@ class Gradebook:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.out.rglob("*")) if p.is_file())
 
 
-def grade(folder: Path, out: Path, *extra) -> Gradebook:
-    proc = run_grader("grade", "assignment2", folder, "-o", out, *extra)
+def grade(folder: Path, out: Path, *extra, assignment: str = "assignment2") -> Gradebook:
+    proc = run_grader("grade", assignment, folder, "-o", out, *extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return Gradebook(out, proc)
 

@@ -40,10 +40,15 @@ def test_assignment_points_match_the_checks():
     """assignment.toml's points (shown by `grader list`) equal the checks' total."""
     for a in list_all(root=course_root()):
         files = [a.public_checks] + ([a.hidden_checks] if a.hidden_checks else [])
-        total = 0.0
+        base = bonus = 0.0
         for f in files:
-            total += sum(float(p) for p in re.findall(r"@check\([^)]*points=([0-9.]+)", f.read_text()))
-        assert total == a.points, a.name
+            for call in re.findall(r"@check\(([^)]*)\)", f.read_text()):
+                points = float(re.search(r"points=([0-9.]+)", call).group(1))
+                if "bonus=True" in call:
+                    bonus += points
+                else:
+                    base += points
+        assert (base, bonus) == (a.points, a.bonus), a.name
 
 
 def _load_solution(name: str, module: str):

@@ -1,4 +1,9 @@
-"""`grader grade` end to end on fixture submissions named after their outcome."""
+"""`grader grade` end to end on fixture submissions named after their outcome.
+
+Every ``tests/submissions/<assignment>.expected.json`` maps the folders of
+``tests/submissions/<assignment>/`` to the check ids each must lose (and the
+problem codes it must get); each assignment's class is graded once.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +13,43 @@ import shutil
 import pytest
 
 from conftest import ROOT, SUBMISSIONS, grade, max_points
+from grader.course import course_root, list_all, load
 
-EXPECTED = json.loads((SUBMISSIONS / "assignment2.expected.json").read_text())
+ASSIGNMENTS = sorted(p.name.removesuffix(".expected.json") for p in SUBMISSIONS.glob("*.expected.json"))
+EXPECTED = {a: json.loads((SUBMISSIONS / f"{a}.expected.json").read_text()) for a in ASSIGNMENTS}
+CASES = [(a, name) for a in ASSIGNMENTS for name in sorted(EXPECTED[a])]
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    return grade(SUBMISSIONS / "assignment2", tmp_path_factory.mktemp("out"))
+def books(tmp_path_factory):
+    cache = {}
+
+    def get(assignment: str):
+        if assignment not in cache:
+            cache[assignment] = grade(SUBMISSIONS / assignment, tmp_path_factory.mktemp(assignment), assignment=assignment)
+        return cache[assignment]
+
+    return get
 
 
-def test_every_fixture_has_an_expectation_and_a_row(book):
-    folders = sorted(p.name for p in (SUBMISSIONS / "assignment2").iterdir() if p.is_dir())
-    assert sorted(EXPECTED) == folders
-    assert sorted(book.rows) == folders
-    assert sum(name.startswith("correct_") for name in folders) >= 6
-    assert sum(name.startswith("fails_") for name in folders) >= 12
+@pytest.fixture(scope="module")
+def book(books):
+    return books("assignment2")
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_fixture_loses_exactly_the_expected_checks(book, name):
-    expected = EXPECTED[name]
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_fixture_has_an_expectation_and_a_row(books, assignment):
+    folders = sorted(p.name for p in (SUBMISSIONS / assignment).iterdir() if p.is_dir())
+    assert sorted(EXPECTED[assignment]) == folders
+    assert sorted(books(assignment).rows) == folders
+    assert sum(name.startswith("correct_") for name in folders) >= 4
+    assert sum(name.startswith("fails_") for name in folders) >= 10
+
+
+@pytest.mark.parametrize("assignment, name", CASES)
+def test_fixture_loses_exactly_the_expected_checks(books, assignment, name):
+    book = books(assignment)
+    expected = EXPECTED[assignment][name]
     earned, full = book.earned(name), max_points(book, name)
     lost = sorted(cid for cid in book.check_ids if earned[cid] < full[cid])
     assert lost == sorted(expected["lose"]), book.feedback(name)
@@ -38,12 +60,13 @@ def test_fixture_loses_exactly_the_expected_checks(book, name):
     problems = book.rows[name]["problems"]
     assert (problems.split(";") if problems else []) == sorted(expected["problems"])
     assert float(book.rows[name]["score"]) == pytest.approx(sum(earned.values()))
+    if name.startswith("correct_"):
+        assert float(book.rows[name]["score"]) >= 100
 
 
-def test_correct_styles_score_100(book):
-    for name in EXPECTED:
-        if name.startswith("correct_"):
-            assert book.rows[name]["score"] == "100", name
+def test_assignment2_has_its_share_of_fixtures():
+    names = EXPECTED["assignment2"]
+    assert sum(n.startswith("correct_") for n in names) >= 6 and sum(n.startswith("fails_") for n in names) >= 12
 
 
 def test_outputs_have_the_fixed_formats(book):
@@ -85,12 +108,14 @@ def test_same_submission_graded_twice_gives_identical_rows(book, tmp_path):
     assert (again.out / "grades.csv").read_text().splitlines()[0] == (book.out / "grades.csv").read_text().splitlines()[0]
 
 
-def test_solution_scores_100_and_stub_0_through_grade(tmp_path):
+@pytest.mark.parametrize("assignment", [a.name for a in list_all(root=course_root())])
+def test_solution_scores_full_marks_and_stub_0_through_grade(tmp_path, assignment):
+    a = load(assignment, root=course_root())
     folder = tmp_path / "class"
     folder.mkdir()
-    shutil.copytree(ROOT / "solutions" / "assignment2", folder / "solution", ignore=shutil.ignore_patterns("checks_*"))
-    shutil.copy(ROOT / "assignments" / "assignment2" / "linear_regression.py", folder / "stub.py")
-    book = grade(folder, tmp_path / "out")
-    assert book.rows["solution"]["score"] == "100" and book.rows["solution"]["problems"] == ""
+    shutil.copytree(ROOT / "solutions" / assignment, folder / "solution", ignore=shutil.ignore_patterns("checks_*"))
+    shutil.copy(a.stub, folder / "stub.py")
+    book = grade(folder, tmp_path / "out", assignment=assignment)
+    assert float(book.rows["solution"]["score"]) == a.points + a.bonus and book.rows["solution"]["problems"] == ""
     assert book.rows["stub"]["score"] == "0" and book.rows["stub"]["problems"] == "stub"
-    assert book.results("solution")["score"] == 100 and book.results("solution")["max_score"] == 100
+    assert book.results("solution")["max_score"] == a.points == 100

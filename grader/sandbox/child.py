@@ -105,19 +105,19 @@ def _decode(spec, blobs: list[bytes], inputs: list, objects: dict, depth: int = 
 
 # --------------------------------------------------------------- encoding
 def _memory_span(x) -> tuple[int, int] | None:
-    """``(start, end)`` addresses of a tensor's or array's elements, None when empty."""
+    """``(start, end)`` byte addresses of a tensor's or array's elements, None when empty."""
     if isinstance(x, np.ndarray):
         if x.size == 0:
             return None
-        lo, hi = np.byte_bounds(x)
-        return lo, hi
-    if x.numel() == 0:
-        return None
-    lo = _data_ptr(x)
-    size = x.element_size()
-    extent = sum((n - 1) * abs(st) for n, st in zip(x.shape, x.stride())) + 1
-    neg = sum((n - 1) * st for n, st in zip(x.shape, x.stride()) if st < 0)
-    return lo + neg * size, lo + (neg + extent) * size
+        ptr, shape, strides, size = x.__array_interface__["data"][0], x.shape, x.strides, x.itemsize
+    else:
+        if x.numel() == 0:
+            return None
+        size = x.element_size()
+        ptr, shape, strides = _data_ptr(x), x.shape, [st * size for st in x.stride()]
+    low = ptr + sum((n - 1) * st for n, st in zip(shape, strides) if st < 0)
+    high = ptr + sum((n - 1) * st for n, st in zip(shape, strides) if st > 0) + size
+    return low, high
 
 
 class _Encoder:
@@ -362,6 +362,12 @@ class Harness:
                     _backward(result, grad_out)
                 except Exception as exc:  # noqa: BLE001
                     backward_error = describe_error(exc, self.filename)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
+            if guard is not None and guard.hit is not None:
+                error = {"type": "forbidden", "message": _text(guard.hit), "line": None, "problem": "forbidden_api"}
+                return {"ok": False, "error": error}, []
+            return {"ok": False, "error": describe_error(exc, self.filename)}, []
+        try:
             enc = _Encoder(inputs, self._owners())
             reply = {
                 "ok": True,
@@ -369,11 +375,10 @@ class Harness:
                 "inputs": [enc.state(t, b) for t, b in zip(inputs, before)],
                 "backward_error": backward_error,
             }
-        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
-            if guard is not None and guard.hit is not None:
-                error = {"type": "forbidden", "message": _text(guard.hit), "line": None, "problem": "forbidden_api"}
-                return {"ok": False, "error": error}, []
-            return {"ok": False, "error": describe_error(exc, self.filename)}, []
+        except BaseException as exc:  # noqa: BLE001 - e.g. a module whose named_parameters raises
+            error = describe_error(exc, self.filename)
+            error.update(type="unreadable", problem=None, message=f"its result could not be read as data ({error['type']}: {error['message']})")
+            return {"ok": False, "error": error}, []
         return reply, enc.blobs
 
     def serve(self) -> None:
