@@ -226,6 +226,7 @@ class Student:
         backward: torch.Tensor | str | None = None,
         keep: str | None = None,
         on: exchange.Ref | None = None,
+        no_grad: bool = False,
     ) -> Call:
         """Call ``fn(*args)`` in the student process.
 
@@ -233,7 +234,8 @@ class Student:
         the result), the child then backpropagates from the result, and the
         returned input states carry the gradients it produced. With ``keep``,
         the child keeps the result under that name (pass :class:`Ref` to use
-        it later). With ``on``, ``fn`` is a method of a kept object.
+        it later). With ``on``, ``fn`` is a method of a kept object. With
+        ``no_grad``, the function runs inside ``torch.no_grad()``.
         """
         if on is None and fn not in self.functions:
             raise ValueError(f"{fn} is not a function of this assignment")
@@ -244,6 +246,7 @@ class Student:
         blobs: list[bytes] = []
         header = {"op": "call", "fn": fn, "args": [exchange.encode(a, blobs) for a in args], "keep": keep}
         header["self"] = None if on is None else on.name
+        header["no_grad"] = no_grad
         header["backward"] = backward if backward is None or isinstance(backward, str) else exchange.encode(backward, blobs)
         return self._exchange(fn if on is None else f"{on.name}.{fn}", header, blobs, deadline)
 

@@ -9,6 +9,7 @@ call the student function, send back what came out as data.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
@@ -337,9 +338,10 @@ class Harness:
         group = self.config.get("forbidden", {}).get(request["fn"]) if request.get("self") is None else None
         guard = Guard(group, student_file=self.filename) if group else None
         try:
+            grad_mode = torch.no_grad() if request.get("no_grad") else contextlib.nullcontext()
             if guard is not None:
                 try:
-                    with guard:
+                    with grad_mode, guard:
                         result = fn(*args)
                 except ForbiddenCall:
                     pass
@@ -347,7 +349,8 @@ class Harness:
                     error = {"type": "forbidden", "message": _text(guard.hit), "line": None, "problem": "forbidden_api"}
                     return {"ok": False, "error": error}, []
             else:
-                result = fn(*args)
+                with grad_mode:
+                    result = fn(*args)
             if request.get("keep"):
                 self.objects[request["keep"]] = result
             backward_error = None
