@@ -158,17 +158,24 @@ def _print_check(a, module_path: Path, graded) -> None:
         pts = f"{fmt_points(graded.score.earned[r.id])}/{fmt_points(r.points)}"
         table.add_row(marks[r.outcome], r.id, pts, f"[{style[r.outcome]}]{r.outcome}[/]")
     out.print(table)
+    # One paragraph per distinct failure: a syntax error is said once, not once per check.
+    groups: dict[tuple[str, str], list] = {}
     for r in graded.results:
-        if r.outcome == "passed" and not r.output:
-            continue
+        if r.outcome != "passed" or r.output:
+            groups.setdefault((r.outcome, r.message) if not r.output else (r.outcome, r.id), []).append(r)
+    for (outcome, _), rs in groups.items():
         out.print()
-        out.print(f"[bold {style[r.outcome]}]{r.id}[/] ({fmt_points(graded.score.earned[r.id])}/{fmt_points(r.points)})")
-        out.print(escape(r.message))
-        if r.output:
-            out.print(f"[dim]your output during {r.id}:[/]")
-            out.print(_printable(r.output, 2000), markup=False)
+        ids = ", ".join(r.id for r in rs)
+        pts = sum(graded.score.earned[r.id] for r in rs), sum(r.points for r in rs)
+        out.print(f"[bold {style[outcome]}]{ids}[/] ({fmt_points(pts[0])}/{fmt_points(pts[1])})")
+        out.print(escape(rs[0].message))
+        if rs[0].output:
+            out.print(f"[dim]your output during {rs[0].id}:[/]")
+            out.print(_printable(rs[0].output, 2000), markup=False)
+    shown = {message for _, message in groups}
     for note in graded.notes:
-        out.print(f"[yellow]note:[/] {escape(note)}")
+        if note.rstrip(".") not in shown:
+            out.print(f"[yellow]note:[/] {escape(note)}")
     sc = graded.score
     passed = sum(r.outcome == "passed" for r in graded.results)
     out.print()

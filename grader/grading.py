@@ -32,7 +32,8 @@ def _notes(student: Student) -> list[str]:
     if student.import_failure:
         notes.append(student.import_failure + ".")
     if student.printed_bytes:
-        notes.append(f"Your code printed {student.printed_bytes} bytes while being graded (not shown here).")
+        shown = f" (the first {student.output.keep} bytes of each check are shown)" if student.output.keep else " (not shown here)"
+        notes.append(f"Your code printed {student.printed_bytes} bytes while being graded{shown}.")
     return notes
 
 
