@@ -70,6 +70,11 @@ class Guard:
         self._codes = _autograd_codes() if group == "autograd" else {}
         self._set_grad_init = _grad_mode.set_grad_enabled.__init__.__code__ if group == "autograd" else None
 
+    def _from_student(self, frame) -> bool:
+        """Whether the student's code made this call (``no_grad.__exit__`` restoring grad mode did not)."""
+        caller = frame.f_back
+        return caller is not None and caller.f_code.co_filename == self.student_file
+
     def _stop(self, name: str) -> None:
         if self.hit is None:
             self.hit = name
@@ -82,9 +87,9 @@ class Guard:
             if code.co_filename.startswith(self._files):
                 self._stop(f"{_module_name(code.co_filename)}.{code.co_name}")
             name = self._codes.get(code)
-            if name is not None:
+            if name is not None and (name != "torch.enable_grad" or self._from_student(frame)):
                 self._stop(name)
-            if code is self._set_grad_init and frame.f_locals.get("mode"):
+            if code is self._set_grad_init and frame.f_locals.get("mode") and self._from_student(frame):
                 self._stop("torch.set_grad_enabled(True)")
         elif event == "c_call" and self.group == "autograd" and frame.f_code.co_filename == self.student_file:
             name = getattr(arg, "__name__", "")
