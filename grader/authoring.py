@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     course = course_root((argv or sys.argv[1:] or [None])[0])
     for solution, stub in stub_pairs(course):
+        stub.parent.mkdir(parents=True, exist_ok=True)
         stub.write_text(make_stub(solution.read_text(encoding="utf-8"), name=str(solution)), encoding="utf-8")
         print(f"wrote {stub.relative_to(course)}")
     return 0

@@ -179,7 +179,9 @@ def _print_check(a, module_path: Path, graded) -> None:
     sc = graded.score
     passed = sum(r.outcome == "passed" for r in graded.results)
     out.print()
-    out.print(f"[bold]{fmt_points(sc.score)} / {fmt_points(sc.max_score)} points[/], {passed} of {len(graded.results)} checks passed")
+    bonus = sum(sc.earned[r.id] for r in graded.results if r.bonus)
+    bonus_text = f" (including {fmt_points(bonus)} bonus)" if any(r.bonus for r in graded.results) else ""
+    out.print(f"[bold]{fmt_points(sc.score)} / {fmt_points(sc.max_score)} points[/]{bonus_text}, {passed} of {len(graded.results)} checks passed")
     if a.hidden_checks is None:
         out.print("[dim]Hidden checks run when your instructor grades.[/]")
 

@@ -126,6 +126,8 @@ class GradingPlugin:
             exc = call.excinfo.value
             if isinstance(exc, _EXPECTED):
                 message = str(exc)
+                if isinstance(exc, StudentError) and mark.get("hint") and exc.problem not in ("stub", "missing", "forbidden_api"):
+                    message += f" Hint: {mark['hint']}"
             elif isinstance(exc, pytest.skip.Exception):
                 message = "skipped"
             else:

@@ -216,7 +216,7 @@ class _Encoder:
         """How an input tensor (or array) looks after the call, compared with before it."""
         if isinstance(t, np.ndarray):
             return {"value": self.value(t)}
-        grad = _grad(t)
+        grad = _leaf_grad(t)
         with _no_torch_function():
             return {
                 "value": self.tensor(t),
@@ -227,11 +227,16 @@ class _Encoder:
             }
 
 
+def _leaf_grad(t: torch.Tensor):
+    """``t.grad`` where it exists (reading it on a non-leaf makes torch print a warning)."""
+    return _grad(t) if _is_leaf(t) or t.retains_grad else None
+
+
 def _snapshot(t) -> dict:
     if isinstance(t, np.ndarray):
         return {}
     return {
-        "grad": _grad(t),
+        "grad": _leaf_grad(t),
         "ptr": _data_ptr(t) if t.numel() else 0,
         "version": _version(t),
     }

@@ -1,0 +1,22 @@
+"""Forbidden: torch.autograd.functional.jacobian called directly."""
+
+import torch
+
+def vjp(f, x, v):
+    xc = x.detach().clone().requires_grad_(True)
+    y = f(xc)
+    (g,) = torch.autograd.grad(y, xc, grad_outputs=v)
+    return g
+
+
+def jacobian(f, x):
+    return torch.autograd.functional.jacobian(f, x)
+
+
+def jvp(f, x, u):
+    xc = x.detach().clone().requires_grad_(True)
+    y = f(xc)
+    v = torch.zeros_like(y, requires_grad=True)
+    (g,) = torch.autograd.grad(y, xc, grad_outputs=v, create_graph=True)
+    (out,) = torch.autograd.grad(g, v, grad_outputs=u)
+    return out

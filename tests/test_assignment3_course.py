@@ -1,0 +1,92 @@
+"""Assignment 3's course files keep their promises: the README example is true, the references
+give COURSE.md's numbers, generated functions are the kind the contract promises."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT
+from grader.course import course_root, load
+from grader.references import assignment3 as ref
+
+
+def _solution():
+    spec = importlib.util.spec_from_file_location("jacobians", ROOT / "solutions" / "assignment3" / "jacobians.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_assignment3_readme_worked_example_is_true(monkeypatch):
+    readme = (ROOT / "assignments" / "assignment3" / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.setitem(sys.modules, "jacobians", _solution())
+    printed = []
+    exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    assert printed == ["[[6.0, 9.0]]", "[[4.0, 3.0]]", "[[2.0, 6.0]]", "[[4.0, 3.0], [2.0, 6.0]]", "[[4.0, 2.0]]"]
+    # The comment next to each print starts with what it prints.
+    comments = [c.split("  ")[0] for c in re.findall(r"print\(.*\)\s+# (.*)", code)]
+    assert comments == printed
+
+
+def test_references_give_the_course_numbers():
+    fn, x = ref.WORKED_EXAMPLE, torch.tensor(ref.WORKED_X)
+    assert ref.jacobian(fn, x[0]).tolist() == ref.WORKED_J == [[4.0, 3.0], [2.0, 6.0]]
+    assert ref.vjp(fn, x, torch.ones(1, 2)).tolist() == [[6.0, 9.0]]  # the column sums
+    assert ref.vjp(fn, x, torch.tensor([[0.0, 1.0]])).tolist() == [[2.0, 6.0]]
+    assert ref.jvp(fn, x, torch.tensor([[1.0, 0.0]])).tolist() == [[4.0, 2.0]]
+
+
+def test_references_run_where_the_student_may_not():
+    """The parent computes with torch.autograd.functional; the same spec builds the same f on both sides."""
+    fn = ref.fixed_fn(3, 2, seed=5)
+    x = torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64)
+    J = ref.jacobian(fn, x)
+    assert J.shape == (2, 3)
+    v = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    assert torch.allclose(ref.vjp(fn, x, v), v @ J)
+    u = torch.tensor([0.5, 1.0, -1.5], dtype=torch.float64)
+    assert torch.allclose(ref.jvp(fn, x, u), J @ u)
+    assert torch.equal(ref.jacobian(ref.linear_fn(3, 4, seed=6), x), ref.linear_fn(3, 4, seed=6).steps[0][1])
+
+
+@settings(max_examples=60, derandomize=True, database=None, deadline=None)
+@given(n=st.integers(1, 5), data=st.data())
+def test_generated_functions_depend_on_x_and_change_the_size(n, data):
+    fn = data.draw(ref.functions(n))
+    assert any(kind == "linear" for kind, _ in fn.steps)
+    x = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(n)) * 2 - 1
+    J = ref.jacobian(fn, x)
+    m = J.shape[0]
+    assert m != n and 1 <= m <= 5
+    assert J.abs().sum() > 0, "f must depend on x"
+    if n >= 2:
+        assert ((J.abs() > 0).sum(dim=1) >= 2).any(), "f must mix coordinates"
+    assert torch.isfinite(J).all()
+
+
+@settings(max_examples=20, derandomize=True, database=None, deadline=None)
+@given(problem=ref.vjp_problems(torch.float32))
+def test_vjp_problems_are_consistent(problem):
+    fn, x, v = problem
+    assert x.dim() in (1, 2) and v.shape == fn.build()(x).shape and v.dtype == x.dtype == torch.float32
+
+
+def test_check_ids_belong_to_the_contract_and_only_jvp_is_bonus():
+    a = load("assignment3", root=course_root())
+    assert a.functions == ["vjp", "jacobian", "jvp"]
+    assert a.forbidden == {"vjp": "functional", "jacobian": "functional", "jvp": "functional"}
+    text = a.public_checks.read_text() + a.hidden_checks.read_text()
+    checks = re.findall(r'@check\("([a-z_]+)\.([a-z_0-9]+)", points=([0-9.]+)(, bonus=True)?', text)
+    assert {f for f, *_ in checks} == set(a.functions)
+    assert {f for f, _, _, bonus in checks if bonus} == {"jvp"}
+    assert all(bonus for f, _, _, bonus in checks if f == "jvp")
+    public = a.public_checks.read_text()
+    public_base = sum(float(p) for p, bonus in re.findall(r"@check\([^)]*points=([0-9.]+)(, bonus=True)?", public) if not bonus)
+    assert 40 <= public_base <= 50
