@@ -221,3 +221,25 @@ def test_running_out_of_time_while_shrinking_keeps_the_failure_not_a_timeout(for
         assert "timeout" not in student.problems
     finally:
         student.close()
+
+
+ESCAPE_SOURCE = '''
+import os, time
+def forward(x, w, b):
+    if os.fork() == 0:          # a grandchild that leaves the process group, keeping stdout open
+        os.setsid()
+        time.sleep(30)
+        os._exit(0)
+    return 1.0
+'''
+
+
+def test_a_process_that_escapes_the_group_cannot_stall_the_grader(fork_server, tmp_path):
+    import time
+
+    student = make_student(fork_server, ESCAPE_SOURCE, tmp_path)
+    student.begin_check()
+    assert student.call("forward", 1, 2, 3).value == 1.0
+    start = time.monotonic()
+    student.close()
+    assert time.monotonic() - start < 3

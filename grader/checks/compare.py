@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from grader.exchange import NumpyScalar, Opaque
+from grader.exchange import ModuleInfo, NumpyScalar, OptimizerInfo, Opaque
 
 #: (rtol, atol) per dtype: torch.testing.assert_close defaults.
 TIGHT = {
@@ -47,7 +47,7 @@ def describe_value(value) -> str:
         return f"{value!r} (float)"
     if isinstance(value, NumpyScalar):
         return f"{value.value!r} ({value.type})"
-    if isinstance(value, Opaque):
+    if isinstance(value, (Opaque, ModuleInfo, OptimizerInfo)):
         return str(value)
     if isinstance(value, (list, tuple)):
         inner = ", ".join(describe_value(v) for v in value[:4])

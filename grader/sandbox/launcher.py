@@ -54,11 +54,11 @@ def _exit_status(raw: int) -> dict:
 
 
 def _warm_up() -> None:
-    """Run torch's lazy initialisation once, so that no student process pays it.
+    """Run torch's lazy initialisation once, so that later student processes do not pay it.
 
     The first ``backward`` with an explicit gradient imports ~500 modules
-    (``torch.fx.experimental.symbolic_shapes``, about 0.25 s);
-    done here, every fork inherits the result.
+    (``torch.fx.experimental.symbolic_shapes``, about 0.3 s) and the first
+    ``torch.optim`` optimizer imports ``torch._dynamo`` (about 1 s).
     """
     import torch
     import torch.nn.functional as F
@@ -67,8 +67,9 @@ def _warm_up() -> None:
     loss = F.mse_loss(F.linear(torch.ones(3, 2), w.T), torch.zeros(3, 1))
     (g,) = torch.autograd.grad(loss, w, create_graph=True)
     torch.autograd.backward(g, torch.ones_like(g))  # an explicit gradient takes another lazy path
-    with torch.no_grad():
-        w -= 0.1 * w.grad
+    opt = torch.optim.SGD([w], lr=0.1)
+    opt.step()
+    opt.zero_grad()
 
 
 class ForkServer:
@@ -80,7 +81,8 @@ class ForkServer:
         leaked = _secret_modules()
         if leaked:
             raise RuntimeError(f"refusing to fork a warm process that holds {leaked[:3]}")
-        self._ctrl, theirs = socket.socketpair()
+        # Message-preserving: a request that needs no reply (reap) never runs into the next one.
+        self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:  # the warm process
             self._ctrl.close()
@@ -96,7 +98,7 @@ class ForkServer:
         out_r, out_w = os.pipe()
         try:
             socket.send_fds(self._ctrl, [json.dumps({"op": "fork", "config": config}).encode()], [theirs.fileno(), out_w])
-            reply, _ = wire.read_frame(self._ctrl)
+            reply = _receive(self._ctrl)
         finally:
             theirs.close()
             os.close(out_w)
@@ -105,23 +107,36 @@ class ForkServer:
     def wait(self, pid: int) -> dict:
         """Reap a student process (after it died or was killed) and say how it ended."""
         socket.send_fds(self._ctrl, [json.dumps({"op": "wait", "pid": pid}).encode()], [])
-        reply, _ = wire.read_frame(self._ctrl)
-        return reply
+        return _receive(self._ctrl)
+
+    def reap(self, pid: int) -> None:
+        """Have a killed student process reaped, without waiting for the warm process to do it."""
+        socket.send_fds(self._ctrl, [json.dumps({"op": "reap", "pid": pid}).encode()], [])
 
     def close(self) -> None:
+        """Stop the warm process now (its student processes die with it: PDEATHSIG)."""
         try:
             self._ctrl.close()
+            os.kill(self._pid, signal.SIGKILL)
             os.waitpid(self._pid, 0)
         except (OSError, ChildProcessError):
             pass
 
 
+def _receive(ctrl: socket.socket) -> dict:
+    """One reply of the warm process (a single JSON message)."""
+    data = ctrl.recv(1 << 16)
+    if not data:
+        raise EOFError("the warm process has stopped")
+    return json.loads(data)
+
+
 def _serve(ctrl: socket.socket) -> None:
     """Loop of the warm process: fork on request, reap on request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _warm_up()  # here, not before the fork: it overlaps with the parent loading the checks
     gc.collect()
     gc.freeze()  # imported objects stay shared with every fork, and out of its collections
+    warm = False
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)
@@ -142,14 +157,22 @@ def _serve(ctrl: socket.socket) -> None:
                     os._exit(0)
             for fd in fds:
                 os.close(fd)
-            wire.write_frame(ctrl, {"pid": pid})
-        elif request["op"] == "wait":
+            ctrl.send(json.dumps({"pid": pid}).encode())
+            if not warm:
+                # After the first fork, while that student runs: a single `grader check`
+                # never waits for this, and every later student process inherits it.
+                _warm_up()
+                gc.collect()
+                gc.freeze()
+                warm = True
+        elif request["op"] in ("wait", "reap"):
             try:
                 _, raw = os.waitpid(request["pid"], 0)
                 status = _exit_status(raw)
             except ChildProcessError:
                 status = {}
-            wire.write_frame(ctrl, status)
+            if request["op"] == "wait":
+                ctrl.send(json.dumps(status).encode())
 
 
 class Spawner:
@@ -186,6 +209,9 @@ class Spawner:
             return {}
         code = proc.wait()
         return {"signal": -code} if code < 0 else {"exit_code": code}
+
+    def reap(self, pid: int) -> None:
+        self.wait(pid)
 
     def close(self) -> None:
         for proc in self._procs.values():

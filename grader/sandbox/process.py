@@ -125,7 +125,8 @@ class StudentProcess:
                 reason = "stopped answering"
         raise ProcessEnded(problem, f"the student process {reason}")
 
-    def kill(self) -> dict:
+    def kill(self, *, status: bool = True) -> dict:
+        """Kill the process group; with ``status``, wait for how the process ended."""
         if not self.alive:
             return {}
         self.alive = False
@@ -138,15 +139,23 @@ class StudentProcess:
                 break
             except (ProcessLookupError, PermissionError):
                 continue
-        status = self._launcher.wait(self.pid)
-        while self._out_open:
-            self._drain()
+        if status:
+            ended = self._launcher.wait(self.pid)
+        else:
+            self._launcher.reap(self.pid)
+            ended = {}
+        # Collect what is left in the pipe; a process that escaped the group could hold it open forever.
+        self._sel.unregister(self._sock)
+        give_up = time.monotonic() + 0.5
+        while self._out_open and time.monotonic() < give_up:
+            if self._sel.select(timeout=max(0.0, give_up - time.monotonic())):
+                self._drain()
         self._sel.close()
         self._sock.close()
         os.close(self._out_fd)
-        return status
+        return ended
 
     def close(self) -> None:
         """Stop a process that did nothing wrong."""
         if self.alive:
-            self.kill()
+            self.kill(status=False)
