@@ -1,0 +1,276 @@
+"""Public checks of assignment5 (nn.Module and optim).
+
+Run them with ``grader check assignment5``. Each check builds your objects in
+a separate process, keeps them there, calls their methods, reads back their
+parameters and settings as data, and compares them with torch's own
+``nn.Linear``, ``torch.optim.SGD`` step and ``MSELoss``.
+
+``make_optimizer`` gets your ``LinearModel``; ``train_step`` gets the
+``torch.nn.Linear`` inside it (its ``.linear``, same parameters) as the model,
+so a mistake in your own ``forward`` does not cost its points. ``train_step``
+needs an optimizer, which only your ``make_optimizer`` can make in your
+process: the update is compared with what that very optimizer (SGD, whatever
+its settings) should do.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from hypothesis import given, settings
+
+from grader.checks import check
+from grader.checks import strategies as S
+from grader.checks.compare import describe_inputs, describe_value
+from grader.exchange import Criterion, ModuleInfo, OptimizerInfo, Ref
+from grader.references import assignment5 as ref
+from grader.student import StudentError
+
+
+# ------------------------------------------------------------------ helpers
+def _show(value) -> str:
+    """A result for feedback: modules and optimizers by their class."""
+    return str(value) if isinstance(value, (ModuleInfo, OptimizerInfo)) else describe_value(value)
+
+
+def _module(judge, value, what: str) -> ModuleInfo:
+    judge.expect(isinstance(value, ModuleInfo), f"{what} should be a torch.nn.Module but is {_show(value)}.")
+    return value
+
+
+def _param(judge, info: ModuleInfo, name: str, what: str) -> torch.Tensor:
+    if name not in info.params:
+        judge.fail(f"{what} has no parameter {name!r}; its parameters are {sorted(info.params) or 'none'}.")
+    return info.params[name]
+
+
+def _seeded_model(student, judge, in_features: int, out_features: int, seed: int, dtype=torch.float32) -> ModuleInfo:
+    """Keep ``LinearModel(in, out)`` (``.double()``-ed for float64) as ``model``, its ``linear.weight``
+    and ``linear.bias`` set to values drawn from ``seed`` through torch's ``state_dict``/``load_state_dict``."""
+    what = f"LinearModel({in_features}, {out_features})"
+    info = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
+    if dtype == torch.float64:
+        info = _module(judge, student.call("double", on=Ref("model")).value, f"{what}.double()")
+    g = torch.Generator().manual_seed(seed)
+    student.call("state_dict", on=Ref("model"), keep="state")
+    for name in ("linear.weight", "linear.bias"):
+        shape = _param(judge, info, name, what).shape
+        student.call("__setitem__", name, torch.rand(shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
+    student.call("load_state_dict", Ref("state"), on=Ref("model"))
+    return student.describe(Ref("model"))
+
+
+@dataclass
+class Kept:
+    """``model`` (the student's LinearModel) and ``lin`` (its torch.nn.Linear) as kept, with the Linear's parameters."""
+
+    model: ModuleInfo
+    child: str
+    weight: torch.Tensor
+    bias: torch.Tensor
+    in_features: int
+    out_features: int
+
+    def canonical(self, name) -> str:
+        """An optimizer's parameter name (``lin.weight`` or ``model.linear.weight``) as ``model.linear.weight``."""
+        if isinstance(name, str) and name.startswith("lin."):
+            return f"model.{self.child}.{name[4:]}"
+        return str(name)
+
+    def groups(self, opt: OptimizerInfo) -> list:
+        """The optimizer's groups for :class:`ref.SGDReference`, over the names ``weight`` and ``bias``."""
+        prefix = f"model.{self.child}."
+        return [(g.settings, [self.canonical(n).removeprefix(prefix) for n in g.params if self.canonical(n).startswith(prefix)])
+                for g in opt.groups]
+
+
+def _linear(student, judge, in_features: int, out_features: int, dtype=torch.float32, seed: int = 0) -> Kept:
+    """Keep ``LinearModel(in, out)`` as ``model`` and its ``torch.nn.Linear`` as ``lin`` in the student process.
+
+    Both share the same parameter tensors: an optimizer made from ``model``
+    updates ``lin``, whose forward is torch's own. The parameters are set to
+    values drawn from ``seed`` (through torch's own ``state_dict`` and
+    ``load_state_dict`` of the Linear), so that every example is reproducible.
+    """
+    what = f"LinearModel({in_features}, {out_features})"
+    try:
+        model = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
+    except StudentError as exc:
+        judge.fail(f"this check works on your {what} and the torch.nn.Linear in it, which could not be built: {exc}.")
+    child = "linear" if model.children.get("linear") == ref.LINEAR else next((n for n, t in model.children.items() if t == ref.LINEAR), None)
+    if child is None:
+        judge.fail(f"this check works on the torch.nn.Linear of your {what}, which has none (its submodules: {model.children or 'none'}).")
+    lin = student.call("get_submodule", child, on=Ref("model"), keep="lin").value
+    if dtype == torch.float64:
+        student.call("double", on=Ref("lin"))
+    g = torch.Generator().manual_seed(seed)
+    student.call("state_dict", on=Ref("lin"), keep="state")
+    for name, p in lin.params.items():
+        student.call("__setitem__", name, torch.rand(p.shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
+    student.call("load_state_dict", Ref("state"), on=Ref("lin"))
+    lin = student.describe(Ref("lin"))
+    weight, bias = lin.params["weight"], lin.params["bias"]
+    return Kept(model, child, weight, bias, weight.shape[1], weight.shape[0])
+
+
+def _optimizer(student, judge, lr: float, *, sgd: bool) -> OptimizerInfo:
+    """``make_optimizer(model, lr)`` kept as ``opt``; with ``sgd``, it must be a torch.optim.SGD."""
+    opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
+    if sgd and not (isinstance(opt, OptimizerInfo) and opt.type == ref.SGD):
+        judge.fail(
+            f"train_step is checked with the optimizer your make_optimizer returns, and it returned {_show(opt)}, "
+            "not a torch.optim.SGD: fix make_optimizer first."
+        )
+    return opt
+
+
+def _problem(data, in_features: int, out_features: int, n: int, dtype=torch.float32):
+    return data.draw(S.tensors((n, in_features), dtype)), data.draw(S.tensors((n, out_features), dtype))
+
+
+# ------------------------------------------------------------------ LinearModel
+@check("LinearModel.defaults", points=3, hint="def __init__(self, in_features=1, out_features=1): super().__init__(); self.linear = torch.nn.Linear(in_features, out_features)")
+def test_LinearModel_defaults(student, judge):
+    info = _module(judge, student.call("LinearModel", keep="model").value, "LinearModel()")
+    for name, shape in ref.parameter_shapes(1, 1).items():
+        got = tuple(_param(judge, info, name, "LinearModel()").shape)
+        judge.expect(got == shape, f"LinearModel()'s {name} has shape {got}; with the defaults (1, 1) it should be {shape}.")
+
+
+@check("LinearModel.only_linear", points=5, hint="the only submodule with parameters is self.linear = torch.nn.Linear(...): no extra nn.Parameter, no second layer")
+def test_LinearModel_only_linear(student, judge):
+    info = _module(judge, student.call("LinearModel", 3, 2, keep="model").value, "LinearModel(3, 2)")
+    judge.expect(
+        info.children.get("linear") == ref.LINEAR,
+        f"LinearModel(3, 2).linear should be a torch.nn.Linear; the submodules are {info.children or 'none'}.",
+    )
+    expected = sorted(ref.parameter_shapes(3, 2))
+    judge.expect(
+        sorted(info.params) == expected,
+        f"LinearModel(3, 2)'s parameters are {sorted(info.params) or 'none'}; they should be exactly {expected}.",
+    )
+
+
+@check("LinearModel.forward_float32", points=5, hint="forward(x) returns self.linear(x)")
+@settings(max_examples=8)
+@given(in_features=S.st.integers(1, 4), out_features=S.st.integers(1, 3), n=S.st.integers(1, 6), data=S.st.data())
+def test_LinearModel_forward_float32(student, judge, in_features, out_features, n, data):
+    what = f"LinearModel({in_features}, {out_features})"
+    info = _seeded_model(student, judge, in_features, out_features, data.draw(S.seeds))
+    weight, bias = _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+    x = data.draw(S.tensors((n, in_features)))
+    got = student.call("forward", x, on=Ref("model")).value
+    judge.close(got, ref.forward(x, weight, bias), what=f"{what}.forward(x)",
+                inputs=describe_inputs(x=x, weight=weight, bias=bias))
+
+
+# ------------------------------------------------------------------ make_optimizer
+@check("make_optimizer.sgd", points=4, hint="return torch.optim.SGD(model.parameters(), lr=lr)")
+def test_make_optimizer_sgd(student, judge):
+    _linear(student, judge, 3, 2)
+    opt = student.call("make_optimizer", Ref("model"), 0.05, keep="opt").value
+    judge.expect(
+        isinstance(opt, OptimizerInfo) and opt.type == ref.SGD,
+        f"make_optimizer(LinearModel(3, 2), 0.05) returned {_show(opt)}; expected a torch.optim.SGD.",
+    )
+
+
+@check("make_optimizer.lr", points=4, hint="pass the learning rate on: torch.optim.SGD(..., lr=lr)")
+def test_make_optimizer_lr(student, judge):
+    _linear(student, judge, 2, 1)
+    for lr in (0.01, 0.25, 0.003):
+        opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
+        judge.expect(isinstance(opt, OptimizerInfo) and opt.groups, f"make_optimizer(model, {lr}) returned {_show(opt)}, not an optimizer.")
+        for i, group in enumerate(opt.groups):
+            got = group.settings.get("lr")
+            judge.expect(
+                isinstance(got, (int, float)) and not isinstance(got, bool) and math.isclose(got, lr, rel_tol=1e-12),
+                f"make_optimizer(model, {lr}): the learning rate of parameter group {i} is {got!r}, expected {lr}.",
+            )
+
+
+@check("make_optimizer.all_parameters", points=5, hint="optimize all of model.parameters(), each once: not only the weight")
+def test_make_optimizer_all_parameters(student, judge):
+    kept = _linear(student, judge, 3, 2)
+    opt = student.call("make_optimizer", Ref("model"), 0.05, keep="opt").value
+    judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, 0.05) returned {_show(opt)}, not an optimizer.")
+    got = sorted(kept.canonical(n) for g in opt.groups for n in g.params)
+    expected = sorted(f"model.{name}" for name in kept.model.params)
+    judge.expect(
+        got == expected,
+        f"make_optimizer(model, 0.05) for model = LinearModel(3, 2) optimizes {got or 'nothing'} "
+        f"('None': a tensor that is not a parameter of the model); expected each of {expected} once.",
+    )
+
+
+# ------------------------------------------------------------------ train_step
+@check("train_step.loss_before_update", points=5, hint="compute loss = criterion(model(x), y) before optimizer.step() and return loss.item()")
+@settings(max_examples=6)
+@given(in_features=S.st.integers(1, 4), out_features=S.st.integers(1, 3), n=S.st.integers(1, 6), data=S.st.data())
+def test_train_step_loss_before_update(student, judge, in_features, out_features, n, data):
+    kept = _linear(student, judge, in_features, out_features, seed=data.draw(S.seeds))
+    _optimizer(student, judge, 0.1, sgd=False)
+    x, y = _problem(data, kept.in_features, kept.out_features, n)
+    got = student.call("train_step", Ref("lin"), Ref("opt"), Criterion("mse"), x, y).value
+    expected = Criterion("mse").build()(ref.forward(x, kept.weight, kept.bias), y).detach()
+    judge.close(got, expected, what=f"train_step's returned loss (model torch.nn.Linear({kept.in_features}, {kept.out_features}), MSELoss, lr 0.1)",
+                inputs=describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias))
+
+
+@check("train_step.updates_params", points=6, hint="optimizer.zero_grad(); loss = criterion(model(x), y); loss.backward(); optimizer.step()")
+@settings(max_examples=6)
+@given(in_features=S.st.integers(1, 4), out_features=S.st.integers(1, 3), n=S.st.integers(1, 6), lr=S.learning_rates(), data=S.st.data())
+def test_train_step_updates_params(student, judge, in_features, out_features, n, lr, data):
+    kept = _linear(student, judge, in_features, out_features, seed=data.draw(S.seeds))
+    opt = _optimizer(student, judge, lr, sgd=True)
+    x, y = _problem(data, kept.in_features, kept.out_features, n)
+    student.call("train_step", Ref("lin"), Ref("opt"), Criterion("mse"), x, y)
+    after = student.describe(Ref("lin"))
+    _, weights, biases = ref.train_steps(kept.weight, kept.bias, kept.groups(opt), Criterion("mse").build(), [(x, y)])
+    inputs = describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias) + f"; lr = {lr}"
+    judge.close(after.params["weight"], weights[0], what="the model's weight after train_step (MSELoss)", inputs=inputs)
+    judge.close(after.params["bias"], biases[0], what="the model's bias after train_step (MSELoss)", inputs=inputs)
+
+
+@check("train_step.returns_float", points=3, hint="return loss.item(): a Python float, not the loss tensor")
+def test_train_step_returns_float(student, judge):
+    kept = _linear(student, judge, 2, 1)
+    _optimizer(student, judge, 0.1, sgd=False)
+    g = torch.Generator().manual_seed(51)
+    x, y = torch.randn(5, kept.in_features, generator=g), torch.randn(5, kept.out_features, generator=g)
+    got = student.call("train_step", Ref("lin"), Ref("opt"), Criterion("mse"), x, y).value
+    after = student.describe(Ref("lin"))
+    judge.expect(
+        not torch.equal(after.params["weight"], kept.weight),
+        "the model's weight did not change during train_step: it must update the parameters with optimizer.step().",
+    )
+    judge.expect(isinstance(got, float), f"train_step returned {describe_value(got)}; expected a Python float (use loss.item()).")
+
+
+# ------------------------------------------------------------------ fit
+WORKED_X = [[1.0], [2.0], [3.0]]
+WORKED_Y = [[2.0], [4.0], [6.0]]
+
+
+@check("fit.worked_example", points=5, hint="torch.manual_seed(seed), then LinearModel, make_optimizer, MSELoss and `epochs` train_steps")
+def test_fit_worked_example(student, judge):
+    x, y = torch.tensor(WORKED_X), torch.tensor(WORKED_Y)
+    what = "fit(x, y, lr=0.01, epochs=100, seed=0) on the worked example"
+    _module(judge, student.call("fit", x, y, 0.01, 100, 0, keep="fitted").value, what)
+    at4 = torch.tensor([[4.0]])
+    got = student.call("forward", at4, on=Ref("fitted")).value
+    weight, bias = ref.fit(x, y, 0.01, 100, 0)
+    judge.close(got, ref.forward(at4, weight, bias).detach(),
+                what=f"the prediction at x = 4 of the model returned by {what}")
+
+
+@check("fit.seed_then_build", points=5, hint="call torch.manual_seed(seed) FIRST, then build LinearModel(x.shape[1], y.shape[1]), with torch's own initialisation")
+def test_fit_seed_then_build(student, judge):
+    g = torch.Generator().manual_seed(52)
+    for in_features, out_features, seed in ((1, 1, 0), (3, 2, 7), (2, 1, 1234)):
+        x, y = torch.randn(4, in_features, generator=g), torch.randn(4, out_features, generator=g)
+        what = f"fit(x, y, lr=0.1, epochs=0, seed={seed}) with x of shape {tuple(x.shape)} and y of shape {tuple(y.shape)}"
+        info = _module(judge, student.call("fit", x, y, 0.1, 0, seed).value, what)
+        weight, bias = ref.initial_parameters(in_features, out_features, seed)
+        judge.close(_param(judge, info, "linear.weight", what), weight, what=f"the weight returned by {what}")
+        judge.close(_param(judge, info, "linear.bias", what), bias, what=f"the bias returned by {what}")

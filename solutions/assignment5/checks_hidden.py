@@ -1,0 +1,315 @@
+"""Hidden checks of assignment5: run only by `grader grade`, never shipped to students."""
+
+from dataclasses import dataclass
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.checks import check
+from grader.checks import strategies as S
+from grader.checks.compare import describe_inputs, describe_value
+from grader.exchange import Criterion, ModuleInfo, OptimizerInfo, Ref
+from grader.references import assignment5 as ref
+from grader.student import StudentError
+
+
+# ------------------------------------------------------------------ helpers (as in the public checks)
+def _show(value) -> str:
+    """A result for feedback: modules and optimizers by their class."""
+    return str(value) if isinstance(value, (ModuleInfo, OptimizerInfo)) else describe_value(value)
+
+
+def _module(judge, value, what: str) -> ModuleInfo:
+    judge.expect(isinstance(value, ModuleInfo), f"{what} should be a torch.nn.Module but is {_show(value)}.")
+    return value
+
+
+def _param(judge, info: ModuleInfo, name: str, what: str) -> torch.Tensor:
+    if name not in info.params:
+        judge.fail(f"{what} has no parameter {name!r}; its parameters are {sorted(info.params) or 'none'}.")
+    return info.params[name]
+
+
+def _seeded_model(student, judge, in_features: int, out_features: int, seed: int, dtype=torch.float32) -> ModuleInfo:
+    """Keep ``LinearModel(in, out)`` (``.double()``-ed for float64) as ``model``, its ``linear.weight``
+    and ``linear.bias`` set to values drawn from ``seed`` through torch's ``state_dict``/``load_state_dict``."""
+    what = f"LinearModel({in_features}, {out_features})"
+    info = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
+    if dtype == torch.float64:
+        info = _module(judge, student.call("double", on=Ref("model")).value, f"{what}.double()")
+    g = torch.Generator().manual_seed(seed)
+    student.call("state_dict", on=Ref("model"), keep="state")
+    for name in ("linear.weight", "linear.bias"):
+        shape = _param(judge, info, name, what).shape
+        student.call("__setitem__", name, torch.rand(shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
+    student.call("load_state_dict", Ref("state"), on=Ref("model"))
+    return student.describe(Ref("model"))
+
+
+@dataclass
+class Kept:
+    """``model`` (the student's LinearModel) and ``lin`` (its torch.nn.Linear) as kept, with the Linear's parameters."""
+
+    model: ModuleInfo
+    child: str
+    weight: torch.Tensor
+    bias: torch.Tensor
+    in_features: int
+    out_features: int
+
+    def canonical(self, name) -> str:
+        """An optimizer's parameter name (``lin.weight`` or ``model.linear.weight``) as ``model.linear.weight``."""
+        if isinstance(name, str) and name.startswith("lin."):
+            return f"model.{self.child}.{name[4:]}"
+        return str(name)
+
+    def groups(self, opt: OptimizerInfo) -> list:
+        """The optimizer's groups for :class:`ref.SGDReference`, over the names ``weight`` and ``bias``."""
+        prefix = f"model.{self.child}."
+        return [(g.settings, [self.canonical(n).removeprefix(prefix) for n in g.params if self.canonical(n).startswith(prefix)])
+                for g in opt.groups]
+
+
+def _linear(student, judge, in_features: int, out_features: int, dtype=torch.float32, seed: int = 0) -> Kept:
+    """Keep ``LinearModel(in, out)`` as ``model`` and its ``torch.nn.Linear`` as ``lin`` in the student process.
+
+    Both share the same parameter tensors: an optimizer made from ``model``
+    updates ``lin``, whose forward is torch's own. The parameters are set to
+    values drawn from ``seed`` (through torch's own ``state_dict`` and
+    ``load_state_dict`` of the Linear), so that every example is reproducible.
+    """
+    what = f"LinearModel({in_features}, {out_features})"
+    try:
+        model = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
+    except StudentError as exc:
+        judge.fail(f"this check works on your {what} and the torch.nn.Linear in it, which could not be built: {exc}.")
+    child = "linear" if model.children.get("linear") == ref.LINEAR else next((n for n, t in model.children.items() if t == ref.LINEAR), None)
+    if child is None:
+        judge.fail(f"this check works on the torch.nn.Linear of your {what}, which has none (its submodules: {model.children or 'none'}).")
+    lin = student.call("get_submodule", child, on=Ref("model"), keep="lin").value
+    if dtype == torch.float64:
+        student.call("double", on=Ref("lin"))
+    g = torch.Generator().manual_seed(seed)
+    student.call("state_dict", on=Ref("lin"), keep="state")
+    for name, p in lin.params.items():
+        student.call("__setitem__", name, torch.rand(p.shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
+    student.call("load_state_dict", Ref("state"), on=Ref("lin"))
+    lin = student.describe(Ref("lin"))
+    weight, bias = lin.params["weight"], lin.params["bias"]
+    return Kept(model, child, weight, bias, weight.shape[1], weight.shape[0])
+
+
+def _optimizer(student, judge, lr: float) -> OptimizerInfo:
+    opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
+    if not (isinstance(opt, OptimizerInfo) and opt.type == ref.SGD):
+        judge.fail(
+            f"train_step is checked with the optimizer your make_optimizer returns, and it returned {_show(opt)}, "
+            "not a torch.optim.SGD: fix make_optimizer first."
+        )
+    return opt
+
+
+def _data(seed: int, n: int, in_features: int, out_features: int, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, in_features, generator=g, dtype=dtype), torch.randn(n, out_features, generator=g, dtype=dtype)
+
+
+def _settings(judge, opt, what: str) -> list[dict]:
+    judge.expect(isinstance(opt, OptimizerInfo) and opt.groups, f"{what} returned {_show(opt)}, not an optimizer.")
+    return [g.settings for g in opt.groups]
+
+
+# ------------------------------------------------------------------ LinearModel
+@check("LinearModel.shapes", points=4, hint="torch.nn.Linear(in_features, out_features), in that order: weight (out, in), bias (out,)")
+@settings(max_examples=10)
+@given(in_features=st.integers(1, 6), out_features=st.integers(1, 6))
+def test_LinearModel_shapes(student, judge, in_features, out_features):
+    what = f"LinearModel({in_features}, {out_features})"
+    info = _module(judge, student.call("LinearModel", in_features, out_features).value, what)
+    for name, shape in ref.parameter_shapes(in_features, out_features).items():
+        got = tuple(_param(judge, info, name, what).shape)
+        judge.expect(got == shape, f"{what}'s {name} has shape {got}; expected {shape}.")
+
+
+@check("LinearModel.forward_float64", points=4, hint="forward(x) returns self.linear(x): no .float(), the dtype follows the model's parameters")
+@settings(max_examples=6)
+@given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), n=st.integers(1, 6), data=st.data())
+def test_LinearModel_forward_float64(student, judge, in_features, out_features, n, data):
+    what = f"LinearModel({in_features}, {out_features}).double()"
+    info = _seeded_model(student, judge, in_features, out_features, data.draw(S.seeds), torch.float64)
+    weight, bias = _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+    x = data.draw(S.tensors((n, in_features), torch.float64))
+    got = student.call("forward", x, on=Ref("model")).value
+    judge.close(got, ref.forward(x, weight, bias), what=f"{what}.forward(x) in float64",
+                inputs=describe_inputs(x=x, weight=weight, bias=bias))
+
+
+@check("LinearModel.forward_graph", points=3, hint="forward must stay differentiable: no .detach(), .item() or torch.no_grad() in it")
+def test_LinearModel_forward_graph(student, judge):
+    x, _ = _data(61, 5, 3, 2)
+    _module(judge, student.call("LinearModel", 3, 2, keep="model").value, "LinearModel(3, 2)")
+    call = student.call("forward", x, on=Ref("model"), backward="ones")
+    got = judge.tensor(call.value, what="LinearModel(3, 2).forward(x)")
+    judge.expect(tuple(got.shape) == (5, 2), f"LinearModel(3, 2).forward(x) for x of shape (5, 3) has shape {tuple(got.shape)}; expected (5, 2).")
+    facts = call.facts(got)
+    judge.expect(
+        facts is not None and facts.requires_grad and facts.has_grad_fn and call.backward_error is None,
+        "LinearModel.forward returned a tensor outside the autograd graph (requires_grad False / no grad_fn), "
+        f"so no gradient reaches the parameters{f' ({call.backward_error})' if call.backward_error else ''}.",
+    )
+
+
+@check("LinearModel.torch_init", points=3, hint="keep torch.nn.Linear's own initialisation: do not zero, fill or re-draw its weight and bias")
+def test_LinearModel_torch_init(student, judge):
+    what = "LinearModel(16, 8)"
+    first = _module(judge, student.call("LinearModel", 16, 8).value, what)
+    second = _module(judge, student.call("LinearModel", 16, 8).value, what)
+    bound = ref.init_bound(16)
+    for info in (first, second):
+        weight, bias = _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+        judge.expect(
+            float(weight.abs().max()) <= bound and float(bias.abs().max()) <= bound and float(weight.std()) > bound / 4 and bool(bias.any()),
+            f"{what}'s parameters do not look like torch.nn.Linear's own initialisation, uniform in +-1/sqrt(in_features) = +-{bound:g}: "
+            f"weight in [{float(weight.min()):.3g}, {float(weight.max()):.3g}] (standard deviation {float(weight.std()):.3g}), "
+            f"bias in [{float(bias.min()):.3g}, {float(bias.max()):.3g}].",
+        )
+    judge.expect(
+        not torch.equal(first.params["linear.weight"], second.params["linear.weight"]),
+        f"two {what} built one after the other have the same weight: the initialisation must be random (torch's own).",
+    )
+
+
+# ------------------------------------------------------------------ make_optimizer
+@check("make_optimizer.no_momentum", points=4, hint="plain SGD: leave momentum at 0 and nesterov False")
+def test_make_optimizer_no_momentum(student, judge):
+    _linear(student, judge, 3, 2)
+    for i, s in enumerate(_settings(judge, student.call("make_optimizer", Ref("model"), 0.1).value, "make_optimizer(model, 0.1)")):
+        momentum, nesterov = s.get("momentum", 0), s.get("nesterov", False)
+        judge.expect(
+            momentum == 0 and nesterov is False,
+            f"make_optimizer(model, 0.1): parameter group {i} has momentum={momentum!r}, nesterov={nesterov!r}; "
+            "the contract asks for no momentum (0, no Nesterov).",
+        )
+
+
+@check("make_optimizer.defaults", points=3, hint="torch.optim.SGD(model.parameters(), lr=lr) with nothing else: no weight decay, no dampening")
+def test_make_optimizer_defaults(student, judge):
+    _linear(student, judge, 2, 2)
+    defaults = ref.sgd_settings(0.1)
+    for i, s in enumerate(_settings(judge, student.call("make_optimizer", Ref("model"), 0.1).value, "make_optimizer(model, 0.1)")):
+        for key in ("weight_decay", "dampening", "maximize"):
+            if key in s:
+                judge.expect(
+                    s[key] == defaults[key],
+                    f"make_optimizer(model, 0.1): parameter group {i} has {key}={s[key]!r}; expected torch's default {defaults[key]!r}.",
+                )
+
+
+@check("make_optimizer.step", points=4, hint="torch.optim.SGD over model.parameters() with lr=lr: its step must be p -= lr * p.grad for every parameter")
+@settings(max_examples=5)
+@given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), lr=S.learning_rates(), seed=S.seeds)
+def test_make_optimizer_step(student, judge, in_features, out_features, lr, seed):
+    kept = _linear(student, judge, in_features, out_features, seed=seed)
+    x, grad_out = _data(seed, 4, kept.in_features, kept.out_features)
+    opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
+    judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, {lr}) returned {_show(opt)}, not an optimizer.")
+    student.call("forward", x, on=Ref("lin"), backward=grad_out)  # torch.nn.Linear's own forward: gradients on the parameters
+    student.call("step", on=Ref("opt"))
+    after = student.describe(Ref("lin"))
+    weight, bias = ref.leaf(kept.weight), ref.leaf(kept.bias)
+    (ref.forward(x, weight, bias) * grad_out).sum().backward()  # = backward(grad_out), without its lazy first-use imports
+    w_ref, b_ref = ref.sgd_step(weight, bias, weight.grad, bias.grad, lr)
+    inputs = f"model = LinearModel({in_features}, {out_features}); lr = {lr}; " + describe_inputs(weight_grad=weight.grad, bias_grad=bias.grad)
+    judge.close(after.params["weight"], w_ref, what="the weight after one optimizer.step()", inputs=inputs)
+    judge.close(after.params["bias"], b_ref, what="the bias after one optimizer.step()", inputs=inputs)
+
+
+# ------------------------------------------------------------------ train_step
+def _train(student, judge, in_features, out_features, lr, seeds, criterion="mse", dtype=torch.float32, stale=None):
+    """``train_step`` once per data seed on the kept Linear: ``(kept, data, [Linear after each step], reference)``."""
+    kept = _linear(student, judge, in_features, out_features, dtype, seed=seeds[0])
+    opt = _optimizer(student, judge, lr)
+    batches = [_data(seed, 5, kept.in_features, kept.out_features, dtype) for seed in seeds]
+    if stale is not None:  # gradients left over from earlier work, made by torch.nn.Linear's own forward
+        x, grad_out = _data(stale, 3, kept.in_features, kept.out_features, dtype)
+        student.call("forward", x, on=Ref("lin"), backward=grad_out)
+    after = []
+    for x, y in batches:
+        student.call("train_step", Ref("lin"), Ref("opt"), Criterion(criterion), x, y)
+        after.append(student.describe(Ref("lin")))
+    expected = ref.train_steps(kept.weight, kept.bias, kept.groups(opt), Criterion(criterion).build(), batches)
+    return kept, batches, after, expected
+
+
+@check("train_step.criterion_order", points=4, hint="the prediction comes first: criterion(model(x), y), not criterion(y, model(x))")
+def test_train_step_criterion_order(student, judge):
+    kept, [(x, y)], after, (_, weights, biases) = _train(student, judge, 3, 2, 0.1, [62], criterion="asymmetric")
+    inputs = describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias) + "; lr = 0.1; a criterion that weights the error by the target"
+    judge.close(after[0].params["weight"], weights[0], what="the weight after train_step with a criterion that is not symmetric", inputs=inputs)
+    judge.close(after[0].params["bias"], biases[0], what="the bias after train_step with a criterion that is not symmetric", inputs=inputs)
+
+
+@check("train_step.zero_grad", points=5, hint="call optimizer.zero_grad() at the start of every step, before backward: gradients accumulate otherwise")
+def test_train_step_zero_grad(student, judge):
+    kept, _, after, (_, weights, biases) = _train(student, judge, 2, 2, 0.1, [63, 64], stale=65)
+    for step, label in ((0, "one train_step on a model whose parameters already held gradients"), (1, "a second train_step")):
+        judge.close(after[step].params["weight"], weights[step], what=f"the weight after {label}")
+        judge.close(after[step].params["bias"], biases[step], what=f"the bias after {label}")
+
+
+@check("train_step.float64", points=4, hint="compute in the dtype of the model and data: no .float()")
+@settings(max_examples=4)
+@given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), lr=S.learning_rates(), seed=S.seeds)
+def test_train_step_float64(student, judge, in_features, out_features, lr, seed):
+    kept, [(x, y)], after, (_, weights, biases) = _train(student, judge, in_features, out_features, lr, [seed], dtype=torch.float64)
+    inputs = describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias) + f"; lr = {lr}"
+    judge.close(after[0].params["weight"], weights[0], what="the float64 model's weight after train_step", inputs=inputs)
+    judge.close(after[0].params["bias"], biases[0], what="the float64 model's bias after train_step", inputs=inputs)
+
+
+# ------------------------------------------------------------------ fit
+def _fitted(judge, info, what: str):
+    info = _module(judge, info, what)
+    return _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+
+
+@check("fit.returns_model", points=3, hint="return the trained LinearModel itself (not its .linear, not its parameters)")
+def test_fit_returns_model(student, judge):
+    x, y = _data(66, 5, 3, 2)
+    what = "fit(x, y, lr=0.05, epochs=3, seed=1) with x of shape (5, 3) and y of shape (5, 2)"
+    info = _module(judge, student.call("fit", x, y, 0.05, 3, 1).value, what)
+    judge.expect(info.type.rsplit(".", 1)[-1] == "LinearModel", f"{what} returned a {info.type}; expected your LinearModel.")
+    for name, shape in ref.parameter_shapes(3, 2).items():
+        got = _param(judge, info, name, what)
+        judge.expect(tuple(got.shape) == shape, f"{what} returned a model whose {name} has shape {tuple(got.shape)}; expected {shape}.")
+    weight, _ = ref.initial_parameters(3, 2, 1)
+    judge.expect(not torch.equal(info.params["linear.weight"], weight), f"{what} returned an untrained model: its weight is the initial one.")
+
+
+@check("fit.trains", points=5, hint="each epoch is one train_step on the full batch with MSELoss and the optimizer from make_optimizer(model, lr)")
+def test_fit_trains(student, judge):
+    x, y = _data(67, 6, 3, 2)
+    weight, bias = _fitted(judge, student.call("fit", x, y, 0.1, 5, 3).value, "fit(x, y, lr=0.1, epochs=5, seed=3)")
+    w_ref, b_ref = ref.fit(x, y, 0.1, 5, 3)
+    inputs = describe_inputs(x=x, y=y) + "; lr = 0.1; epochs = 5; seed = 3"
+    judge.close(weight, w_ref, what="the weight of the model fit returns", inputs=inputs)
+    judge.close(bias, b_ref, what="the bias of the model fit returns", inputs=inputs)
+
+
+@check("fit.random_problems", points=4, hint="torch.manual_seed(seed); LinearModel(x.shape[1], y.shape[1]); make_optimizer; MSELoss; `epochs` train_steps")
+def test_fit_random_problems(student, judge):
+    # A fixed list rather than Hypothesis: a fit that reads the global random state
+    # (seeding too late, not at all) gives another answer on every replay.
+    g = torch.Generator().manual_seed(68)
+    for _ in range(5):
+        n, in_features, out_features, epochs = (int(torch.randint(lo, hi + 1, (), generator=g)) for lo, hi in ((1, 6), (1, 3), (1, 2), (1, 8)))
+        lr = (0.01, 0.05, 0.1)[int(torch.randint(3, (), generator=g))]
+        seed = int(torch.randint(2**16, (), generator=g))
+        x, y = _data(seed, n, in_features, out_features)
+        what = f"fit(x, y, lr={lr}, epochs={epochs}, seed={seed})"
+        weight, bias = _fitted(judge, student.call("fit", x, y, lr, epochs, seed).value, what)
+        w_ref, b_ref = ref.fit(x, y, lr, epochs, seed)
+        inputs = describe_inputs(x=x, y=y) + f"; lr = {lr}; epochs = {epochs}; seed = {seed}"
+        judge.close(weight, w_ref, what=f"the weight of the model {what} returns", inputs=inputs)
+        judge.close(bias, b_ref, what=f"the bias of the model {what} returns", inputs=inputs)
