@@ -59,6 +59,33 @@ class Fn:
 
 
 @dataclass(frozen=True)
+class Linear:
+    """A ``torch.nn.Linear`` built by the harness in the student process (no student code), kept as ``keep``.
+
+    Its parameters are exactly ``weight`` and ``bias``; ``grad_weight`` and
+    ``grad_bias``, if given, are attached as stale gradients.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    keep: str = "model"
+    grad_weight: torch.Tensor | None = None
+    grad_bias: torch.Tensor | None = None
+
+    def build(self) -> torch.nn.Linear:
+        return specs.linear(self.weight, self.bias, self.grad_weight, self.grad_bias)
+
+
+@dataclass(frozen=True)
+class SGD:
+    """``torch.optim.SGD(<kept module>.parameters(), lr=lr)`` built by the harness, kept as ``keep``."""
+
+    module: str
+    lr: float
+    keep: str = "opt"
+
+
+@dataclass(frozen=True)
 class View:
     """A non-contiguous NumPy view (``specs.VIEWS``) of ``array``, built in the student process."""
 
@@ -102,6 +129,11 @@ def encode(value, blobs: list[bytes]):
         return {"t": "ref", "name": value.name}
     if isinstance(value, Criterion):
         return {"t": "criterion", "name": value.name}
+    if isinstance(value, Linear):
+        parts = (value.weight, value.bias, value.grad_weight, value.grad_bias)
+        return {"t": "linear", "tensors": [None if t is None else encode(t.detach(), blobs) for t in parts], "keep": value.keep}
+    if isinstance(value, SGD):
+        return {"t": "sgd", "module": value.module, "lr": float(value.lr), "keep": value.keep}
     if isinstance(value, View):
         return {"t": "view", "array": encode(value.array, blobs), "name": value.name}
     if isinstance(value, NonLeaf):

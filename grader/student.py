@@ -76,6 +76,8 @@ def _error_text(fn: str, module: str, error: dict) -> str:
         return f"{fn}() still raises NotImplementedError{where}: replace the stub's body with your code"
     if error.get("problem") == "memory":
         return f"{fn}() ran out of memory ({kind}){where}"
+    if kind == "setup":
+        return f"{fn}(): {message}"
     if kind == "unreadable":
         return f"{fn}() returned something that {message.removeprefix('its result ')}"
     if error.get("problem") == "forbidden_api":

@@ -243,3 +243,39 @@ def test_a_process_that_escapes_the_group_cannot_stall_the_grader(fork_server, t
     start = time.monotonic()
     student.close()
     assert time.monotonic() - start < 3
+
+
+MODULE_SOURCE = '''
+import torch
+def forward(model, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+'''
+
+
+def test_harness_built_linear_and_sgd_are_kept_and_described(fork_server, tmp_path):
+    from grader.exchange import SGD, Linear, Ref
+
+    student = make_student(fork_server, MODULE_SOURCE, tmp_path)
+    try:
+        student.begin_check()
+        w, b = torch.tensor([[0.5, -1.0]]), torch.tensor([0.25])
+        x, y = torch.randn(4, 2), torch.randn(4, 1)
+        spec = Linear(w, b, keep="model", grad_weight=torch.ones(1, 2), grad_bias=torch.ones(1))
+        loss = student.call("forward", spec, SGD("model", 0.1), x, y).value
+        ref_layer = spec.build()
+        opt = torch.optim.SGD(ref_layer.parameters(), lr=0.1)
+        opt.zero_grad()
+        expected = torch.nn.functional.mse_loss(ref_layer(x), y)
+        expected.backward()
+        opt.step()
+        assert loss == pytest.approx(expected.item())
+        info = student.describe(Ref("model"))
+        assert torch.allclose(info.params["weight"], ref_layer.weight.detach())
+        opt_info = student.describe(Ref("opt"))
+        assert opt_info.type == "torch.optim.sgd.SGD" and opt_info.groups[0].params == ["model.weight", "model.bias"]
+    finally:
+        student.close()

@@ -90,6 +90,15 @@ def _decode(spec, blobs: list[bytes], inputs: list, objects: dict, depth: int = 
         return objects[spec["name"]]
     if kind == "criterion":
         return specs.criterion(spec["name"])
+    if kind == "linear":
+        parts = [None if t is None else _decode(t, blobs, [], objects, depth + 1) for t in spec["tensors"]]
+        obj = specs.linear(*parts)
+        objects[spec["keep"]] = obj
+        return obj
+    if kind == "sgd":
+        obj = specs.sgd(objects[spec["module"]], float(spec["lr"]))
+        objects[spec["keep"]] = obj
+        return obj
     if kind == "fn":
         tensors = [_decode(t, blobs, [], objects, depth + 1) for t in spec.get("tensors", [])]
         return specs.function(spec["spec"], tensors)
@@ -337,7 +346,12 @@ class Harness:
         if not callable(fn):
             return {"ok": False, "error": {"type": "missing", "message": "", "line": None, "problem": "missing"}}, []
         inputs: list = []
-        args = [_decode(a, blobs, inputs, self.objects) for a in request.get("args", [])]
+        try:
+            args = [_decode(a, blobs, inputs, self.objects) for a in request.get("args", [])]
+        except Exception as exc:  # noqa: BLE001 - e.g. a submission that broke torch at import
+            error = describe_error(exc, self.filename)
+            error.update(type="setup", problem=None, message=f"the check's inputs could not be built in your process ({error['type']}: {error['message']})")
+            return {"ok": False, "error": error}, []
         before = [_snapshot(t) for t in inputs]
         group = self.config.get("forbidden", {}).get(request["fn"]) if request.get("self") is None else None
         guard = Guard(group, student_file=self.filename) if group else None

@@ -13,6 +13,7 @@ import ctypes
 import os
 import signal
 import sys
+import tempfile
 
 import torch
 
@@ -30,6 +31,7 @@ def minimal_env(scratch: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
+        "TORCHINDUCTOR_CACHE_DIR": os.path.join(scratch, ".torch_cache"),
     }
     env.update({var: "1" for var in THREAD_VARS})
     return env
@@ -60,6 +62,7 @@ def apply(config: dict) -> None:
     os.chdir(scratch)
     os.environ.clear()
     os.environ.update(minimal_env(scratch))
+    tempfile.tempdir = scratch  # the warm process cached /tmp; torch's caches go through tempfile
     torch.set_num_threads(1)
     sys.path[:] = [scratch] + [p for p in sys.path if p and os.path.isabs(p)]
     sys.dont_write_bytecode = True

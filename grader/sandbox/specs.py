@@ -115,6 +115,24 @@ def view(array: np.ndarray, name: str) -> np.ndarray:
     return VIEWS[name](array)
 
 
+# ----------------------------------------------------------------- torch objects
+def linear(weight: torch.Tensor, bias: torch.Tensor, grad_weight=None, grad_bias=None) -> torch.nn.Linear:
+    """A ``torch.nn.Linear`` with exactly these parameters (dtype included) and, optionally, stale gradients."""
+    out_features, in_features = weight.shape
+    layer = torch.nn.Linear(in_features, out_features, dtype=weight.dtype)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+    layer.weight.grad = None if grad_weight is None else grad_weight.clone()
+    layer.bias.grad = None if grad_bias is None else grad_bias.clone()
+    return layer
+
+
+def sgd(module: torch.nn.Module, lr: float) -> torch.optim.SGD:
+    """``torch.optim.SGD(module.parameters(), lr=lr)``, torch's defaults for everything else."""
+    return torch.optim.SGD(module.parameters(), lr=lr)
+
+
 def non_leaf(t: torch.Tensor) -> torch.Tensor:
     """A tensor with the values of ``t`` that requires grad and is not a leaf."""
     return t.detach().clone().requires_grad_(True) * 1.0
