@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from grader.checks import check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
+from grader.checks.helpers import as_array, same_values
 from grader.references import assignment1 as ref
 from grader.references.assignment1 import leaf
 
@@ -21,33 +22,10 @@ ARRAY_DTYPES = ["float16", "float32", "float64", "int32", "int64", "uint8"]
 
 
 # ------------------------------------------------------------------ helpers
-def describe(values) -> str:
-    """A short rendering of a list, number or NumPy array passed to make_leaf."""
-    if isinstance(values, np.ndarray):
-        body = str(values.tolist()) if values.size <= 12 else str(values.reshape(-1)[:6].tolist())[:-1] + ", ...]"
-        return f"a NumPy array {body} (dtype {values.dtype}, shape {values.shape})"
-    if isinstance(values, torch.Tensor):
-        return describe_value(values)
-    text = repr(values)
-    return text if len(text) <= 200 else text[:200] + "..."
 
 
-def same_values(judge, call, expected: torch.Tensor, *, what: str, inputs: str = "") -> torch.Tensor:
-    """The returned tensor, with exactly ``expected``'s shape and close to its values."""
-    got = judge.tensor(call.value, what=what, inputs=inputs)
-    judge.expect(
-        tuple(got.shape) == tuple(expected.shape),
-        f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}.",
-        inputs=inputs,
-    )
-    judge.close(got, expected, what=what, inputs=inputs)
-    return got
 
 
-def as_array(judge, value, *, what: str, inputs: str = "") -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        judge.fail(f"{what} should be a numpy.ndarray but is {describe_value(value)}.", inputs=inputs)
-    return value
 
 
 @st.composite
@@ -82,7 +60,7 @@ EXAMPLE = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -3.0]])
 @given(values=nested_lists())
 def test_make_leaf_nested_lists(student, judge, values):
     call = student.call("make_leaf", values)
-    same_values(judge, call, ref.make_leaf(values), what="make_leaf(values)", inputs=f"values = {describe(values)}")
+    same_values(judge, call.value, ref.make_leaf(values), what="make_leaf(values)", inputs=f"values = {describe_value(values)}")
 
 
 @check("make_leaf.arrays", points=3, hint="torch.tensor copies a NumPy array of any dtype and keeps its shape, 0-dim included")
@@ -90,7 +68,7 @@ def test_make_leaf_nested_lists(student, judge, values):
 @given(values=arrays())
 def test_make_leaf_arrays(student, judge, values):
     call = student.call("make_leaf", values)
-    same_values(judge, call, ref.make_leaf(values), what="make_leaf(values)", inputs=f"values = {describe(values)}")
+    same_values(judge, call.value, ref.make_leaf(values), what="make_leaf(values)", inputs=f"values = {describe_value(values)}")
 
 
 @check("make_leaf.leaf_requires_grad", points=3, hint="create the tensor with requires_grad=True (or call .requires_grad_() on the new tensor, after any dtype conversion)")
@@ -101,9 +79,9 @@ def test_make_leaf_leaf_requires_grad(student, judge):
         np.linspace(-1.0, 1.0, 6).reshape(2, 3),
     ]
     for values in cases:
-        inputs = f"values = {describe(values)}"
+        inputs = f"values = {describe_value(values)}"
         call = student.call("make_leaf", values)
-        got = same_values(judge, call, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
+        got = same_values(judge, call.value, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
         facts = call.facts(got)
         judge.expect(
             facts.requires_grad and facts.is_leaf,
@@ -121,9 +99,9 @@ def test_make_leaf_no_shared_memory(student, judge):
         ("a float32 tensor that requires grad", leaf(EXAMPLE)),
     ]
     for label, values in cases:
-        inputs = f"values = {describe(values)}"
+        inputs = f"values = {describe_value(values)}"
         call = student.call("make_leaf", values)
-        got = same_values(judge, call, ref.make_leaf(values), what=f"make_leaf on {label}", inputs=inputs)
+        got = same_values(judge, call.value, ref.make_leaf(values), what=f"make_leaf on {label}", inputs=inputs)
         facts = call.facts(got)
         judge.expect(
             facts.same_as_input is None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from grader.exchange import ModuleInfo, NumpyScalar, OptimizerInfo, Opaque
@@ -43,6 +44,10 @@ def describe_value(value) -> str:
             flat = value.detach().reshape(-1)[:6].tolist()
             body = "[" + ", ".join(f"{v:.6g}" for v in flat) + ", ...]"
         return f"{body} ({dtype}, shape {tuple(value.shape)})"
+    if isinstance(value, np.ndarray):
+        flat = value.reshape(-1)
+        body = _nested(value.tolist()) if value.size <= 12 else "[" + ", ".join(f"{v:.6g}" for v in flat[:6].tolist()) + ", ...]"
+        return f"a NumPy array {body} (dtype {value.dtype}, shape {value.shape})"
     if isinstance(value, float):
         return f"{value!r} (float)"
     if isinstance(value, NumpyScalar):

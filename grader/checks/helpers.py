@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from grader.checks.compare import Judge, describe_value
@@ -40,3 +41,30 @@ def numbers(value, judge: Judge, *, what: str) -> torch.Tensor:
         else:
             judge.fail(f"{what}[{i}] is {describe_value(v)}, not a number.")
     return torch.tensor(out, dtype=torch.float64)
+
+
+def same_values(judge: Judge, value, expected: torch.Tensor, *, what: str, inputs: str = "") -> torch.Tensor:
+    """``value`` as a tensor with exactly ``expected``'s shape (one element is not 0-dim) and close values."""
+    got = judge.tensor(value, what=what, inputs=inputs)
+    judge.expect(
+        tuple(got.shape) == tuple(expected.shape),
+        f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}.",
+        inputs=inputs,
+    )
+    judge.close(got, expected, what=what, inputs=inputs)
+    return got
+
+
+def as_array(judge: Judge, value, *, what: str, inputs: str = "") -> np.ndarray:
+    """``value`` if it is a NumPy array, else a failure naming what came back."""
+    if not isinstance(value, np.ndarray):
+        judge.fail(f"{what} should be a numpy.ndarray but is {describe_value(value)}.", inputs=inputs)
+    return value
+
+
+def same_array(judge: Judge, value, expected: np.ndarray, *, what: str, inputs: str = "") -> np.ndarray:
+    """``value`` as a NumPy array with ``expected``'s shape and close values."""
+    value = as_array(judge, value, what=what, inputs=inputs)
+    judge.expect(value.shape == expected.shape, f"{what} has shape {value.shape}, expected {expected.shape}.", inputs=inputs)
+    judge.close(torch.from_numpy(value.copy()), torch.from_numpy(expected), what=what, inputs=inputs)
+    return value

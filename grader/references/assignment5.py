@@ -1,12 +1,12 @@
 """References for assignment5 (nn.Module and optim): nn.Linear, torch.optim.SGD's step, MSELoss.
 
 Every reference works on plain tensors in the trusted process: the model is
-``F.linear`` with the weight and bias read back from the student's process,
-the update is ``torch.optim.sgd.sgd``, the functional form that
-``torch.optim.SGD.step`` calls (constructing an ``Optimizer`` imports
-``torch._dynamo``, about a second, which a student's ``grader check`` should
-not pay in the grader's own process), with the settings and momentum buffers
-that ``SGD`` keeps.
+``F.linear`` with the weight and bias that the checks gave the harness-built
+``torch.nn.Linear`` (or read back from the student's process), the update is
+``torch.optim.sgd.sgd``, the functional form that ``torch.optim.SGD.step``
+calls (constructing an ``Optimizer`` imports ``torch._dynamo``, about a
+second, which a student's ``grader check`` should not pay in the grader's own
+process), with the settings and momentum buffers that ``SGD`` keeps.
 """
 
 from __future__ import annotations
@@ -54,6 +54,12 @@ def sgd_settings(lr: float) -> dict:
     return {name: (lr if name == "lr" else defaults[name].default) for name in SETTINGS}
 
 
+def plain_sgd(lr: float) -> list[tuple[dict, list[str]]]:
+    """The groups (for :class:`SGDReference`) of ``torch.optim.SGD(linear.parameters(), lr=lr)``:
+    one group over ``weight`` and ``bias``, lr and torch's defaults for the rest."""
+    return [(sgd_settings(lr), ["weight", "bias"])]
+
+
 class SGDReference:
     """``torch.optim.SGD`` over named tensors, from an optimizer's groups as data.
 
@@ -89,7 +95,7 @@ def sgd_step(weight, bias, grad_weight, grad_bias, lr):
     """``(weight, bias)`` after one ``torch.optim.SGD(lr=lr)`` step with these gradients."""
     params = {"weight": leaf(weight), "bias": leaf(bias)}
     params["weight"].grad, params["bias"].grad = grad_weight.detach().clone(), grad_bias.detach().clone()
-    SGDReference(params, [(sgd_settings(lr), ["weight", "bias"])]).step()
+    SGDReference(params, plain_sgd(lr)).step()
     return params["weight"].detach(), params["bias"].detach()
 
 
@@ -133,5 +139,5 @@ def fit(x, y, lr, epochs, seed):
     weight, bias = initial_parameters(x.shape[1], y.shape[1], seed)
     if epochs == 0:
         return weight, bias
-    _, weights, biases = train_steps(weight, bias, [(sgd_settings(lr), ["weight", "bias"])], torch.nn.MSELoss(), [(x, y)] * epochs)
+    _, weights, biases = train_steps(weight, bias, plain_sgd(lr), torch.nn.MSELoss(), [(x, y)] * epochs)
     return weights[-1], biases[-1]

@@ -8,40 +8,16 @@ from hypothesis import strategies as st
 from grader.checks import check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
-from grader.checks.helpers import changed
+from grader.checks.helpers import changed, same_array, same_values
 from grader.exchange import NonLeaf, View
 from grader.references import assignment1 as ref
 from grader.references.assignment1 import leaf
 
 
-def describe(values) -> str:
-    if isinstance(values, np.ndarray):
-        body = str(values.tolist()) if values.size <= 12 else str(values.reshape(-1)[:6].tolist())[:-1] + ", ...]"
-        return f"a NumPy array {body} (dtype {values.dtype}, shape {values.shape})"
-    if isinstance(values, torch.Tensor):
-        return describe_value(values)
-    text = repr(values)
-    return text if len(text) <= 200 else text[:200] + "..."
 
 
-def same_values(judge, call, expected: torch.Tensor, *, what: str, inputs: str = "") -> torch.Tensor:
-    """The returned tensor, with exactly ``expected``'s shape and close to its values."""
-    got = judge.tensor(call.value, what=what, inputs=inputs)
-    judge.expect(
-        tuple(got.shape) == tuple(expected.shape),
-        f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}.",
-        inputs=inputs,
-    )
-    judge.close(got, expected, what=what, inputs=inputs)
-    return got
 
 
-def same_array(judge, value, expected: np.ndarray, *, what: str, inputs: str = "") -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        judge.fail(f"{what} should be a numpy.ndarray but is {describe_value(value)}.", inputs=inputs)
-    judge.expect(value.shape == expected.shape, f"{what} has shape {value.shape}, expected {expected.shape}.", inputs=inputs)
-    judge.close(torch.from_numpy(value.copy()), torch.from_numpy(expected), what=what, inputs=inputs)
-    return value
 
 
 def _example(shape, dtype=torch.float32, seed=0) -> torch.Tensor:
@@ -61,8 +37,8 @@ def test_make_leaf_float32(student, judge):
         [0.25, -0.5, 1.0],
     ]
     for values in cases:
-        inputs = f"values = {describe(values)}"
-        got = same_values(judge, student.call("make_leaf", values), ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
+        inputs = f"values = {describe_value(values)}"
+        got = same_values(judge, student.call("make_leaf", values).value, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
         judge.expect(got.dtype == torch.float32, f"make_leaf(values) has dtype {got.dtype}; it must be torch.float32.", inputs=inputs)
 
 
@@ -70,7 +46,7 @@ def test_make_leaf_float32(student, judge):
 def test_make_leaf_numbers(student, judge):
     for values in (2.5, -3, 0.0):
         inputs = f"values = {values!r}"
-        got = same_values(judge, student.call("make_leaf", values), ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
+        got = same_values(judge, student.call("make_leaf", values).value, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
         judge.expect(got.dim() == 0, f"make_leaf({values!r}) has shape {tuple(got.shape)}; a number gives a 0-dim tensor.", inputs=inputs)
 
 
@@ -86,18 +62,18 @@ def test_make_leaf_views(student, judge):
     ]
     for view in cases:
         values = view.build()
-        inputs = f"values = {describe(values)}, a {view.name} view"
+        inputs = f"values = {describe_value(values)}, a {view.name} view"
         call = student.call("make_leaf", view)
-        same_values(judge, call, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
+        same_values(judge, call.value, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
         judge.expect(np.array_equal(call.inputs[0].value, values), "make_leaf modified the array passed in.", inputs=inputs)
 
 
 @check("make_leaf.empty", points=2, hint="an empty array or list gives an empty tensor of the same shape, still requiring grad")
 def test_make_leaf_empty(student, judge):
     for values in (np.zeros((0,), dtype=np.float32), np.zeros((2, 0)), []):
-        inputs = f"values = {describe(values)}"
+        inputs = f"values = {describe_value(values)}"
         call = student.call("make_leaf", values)
-        got = same_values(judge, call, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
+        got = same_values(judge, call.value, ref.make_leaf(values), what="make_leaf(values)", inputs=inputs)
         facts = call.facts(got)
         judge.expect(facts.requires_grad and facts.is_leaf, "make_leaf(values) on empty values must still return a leaf that requires grad.", inputs=inputs)
 
@@ -113,9 +89,9 @@ def test_make_leaf_tensors(student, judge):
     ]
     for label, arg in cases:
         values = arg.values if isinstance(arg, NonLeaf) else arg
-        inputs = f"values = {describe(values)}, {label}"
+        inputs = f"values = {describe_value(values)}, {label}"
         call = student.call("make_leaf", arg)
-        got = same_values(judge, call, ref.make_leaf(values), what=f"make_leaf on {label}", inputs=inputs)
+        got = same_values(judge, call.value, ref.make_leaf(values), what=f"make_leaf on {label}", inputs=inputs)
         facts = call.facts(got)
         judge.expect(
             facts.requires_grad and facts.is_leaf,
