@@ -60,10 +60,12 @@ class Fn:
 
 @dataclass(frozen=True)
 class Linear:
-    """A ``torch.nn.Linear`` built by the harness in the student process (no student code), kept as ``keep``.
+    """A module shaped like the course's ``LinearModel`` (``.linear`` is a ``torch.nn.Linear``),
+    built by the harness in the student process (no student code) and kept as ``keep``.
 
-    Its parameters are exactly ``weight`` and ``bias``; ``grad_weight`` and
-    ``grad_bias``, if given, are attached as stale gradients.
+    Its parameters are exactly ``linear.weight`` = ``weight`` and ``linear.bias``
+    = ``bias``; ``grad_weight`` and ``grad_bias``, if given, are attached as
+    stale gradients.
     """
 
     weight: torch.Tensor
@@ -72,7 +74,7 @@ class Linear:
     grad_weight: torch.Tensor | None = None
     grad_bias: torch.Tensor | None = None
 
-    def build(self) -> torch.nn.Linear:
+    def build(self) -> torch.nn.Module:
         return specs.linear(self.weight, self.bias, self.grad_weight, self.grad_bias)
 
 

@@ -24,6 +24,11 @@ from grader.sandbox.policy import Limits
 from grader.sandbox.process import Output, ProcessEnded, StudentProcess
 
 
+#: Seed of the submission's random generators at the start of every check: one no check uses,
+#: so a function that should seed but does not cannot match a reference by luck.
+CHECK_SEED = 918_273_645
+
+
 class StudentError(Exception):
     """The student's function raised, or is missing: the check fails with this message."""
 
@@ -117,6 +122,7 @@ class Student:
         self._check_started = 0.0
         self._check_budget = limits.check_seconds
         self._failure: str | None = None
+        self._reseed = True
 
     @property
     def import_failure(self) -> str | None:
@@ -128,6 +134,7 @@ class Student:
         self._check_started = time.monotonic()
         self._check_budget = min(self.limits.check_seconds, self.limits.submission_seconds - self._spent)
         self._failure = None
+        self._reseed = True
 
     def note_failure(self, message: str) -> None:
         """The running check found a failure; Hypothesis shrinks it, so the latest is the smallest so far."""
@@ -250,6 +257,10 @@ class Student:
         header = {"op": "call", "fn": fn, "args": [exchange.encode(a, blobs) for a in args], "keep": keep}
         header["self"] = None if on is None else on.name
         header["no_grad"] = no_grad
+        # Each check starts the submission's random generators from the same seed, so what an
+        # unseeded function draws does not depend on how much earlier checks drew.
+        header["seed"] = CHECK_SEED if self._reseed else None
+        self._reseed = False
         header["backward"] = backward if backward is None or isinstance(backward, str) else exchange.encode(backward, blobs)
         return self._exchange(fn if on is None else f"{on.name}.{fn}", header, blobs, deadline)
 

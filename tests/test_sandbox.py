@@ -274,8 +274,9 @@ def test_harness_built_linear_and_sgd_are_kept_and_described(fork_server, tmp_pa
         opt.step()
         assert loss == pytest.approx(expected.item())
         info = student.describe(Ref("model"))
-        assert torch.allclose(info.params["weight"], ref_layer.weight.detach())
+        assert torch.allclose(info.params["linear.weight"], ref_layer.linear.weight.detach())
+        assert info.children == {"linear": "torch.nn.modules.linear.Linear"}
         opt_info = student.describe(Ref("opt"))
-        assert opt_info.type == "torch.optim.sgd.SGD" and opt_info.groups[0].params == ["model.weight", "model.bias"]
+        assert opt_info.type == "torch.optim.sgd.SGD" and opt_info.groups[0].params == ["model.linear.weight", "model.linear.bias"]
     finally:
         student.close()

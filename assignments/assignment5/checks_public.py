@@ -5,16 +5,16 @@ a separate process, keeps them there, calls their methods, reads back their
 parameters and settings as data, and compares them with torch's own
 ``nn.Linear``, ``torch.optim.SGD`` step and ``MSELoss``.
 
-``make_optimizer`` gets your ``LinearModel``; ``train_step`` gets the
-``torch.nn.Linear`` inside it (its ``.linear``, same parameters) as the model,
-so a mistake in your own ``forward`` does not cost its points. ``train_step``
-needs an optimizer, which only your ``make_optimizer`` can make in your
-process: the update is compared with what that very optimizer (SGD, whatever
-its settings) should do.
+Each function is checked on its own, so one mistake costs the points of one
+function: ``LinearModel``'s checks use your class; ``make_optimizer`` and
+``train_step`` get a module shaped like ``LinearModel`` (``.linear`` is a
+``torch.nn.Linear``) that the checks build in your process (no code of
+yours) with parameters of their own, and ``train_step``
+gets an optimizer the checks build too, ``torch.optim.SGD(model.parameters(),
+lr=lr)``. Only ``fit`` uses your other functions, as its contract says.
 """
 
 import math
-from dataclasses import dataclass
 
 import torch
 from hypothesis import given, settings
@@ -22,9 +22,8 @@ from hypothesis import given, settings
 from grader.checks import check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
-from grader.exchange import Criterion, ModuleInfo, OptimizerInfo, Ref
+from grader.exchange import SGD, Criterion, Linear, ModuleInfo, OptimizerInfo, Ref
 from grader.references import assignment5 as ref
-from grader.student import StudentError
 
 
 # ------------------------------------------------------------------ helpers
@@ -60,68 +59,11 @@ def _seeded_model(student, judge, in_features: int, out_features: int, seed: int
     return student.describe(Ref("model"))
 
 
-@dataclass
-class Kept:
-    """``model`` (the student's LinearModel) and ``lin`` (its torch.nn.Linear) as kept, with the Linear's parameters."""
-
-    model: ModuleInfo
-    child: str
-    weight: torch.Tensor
-    bias: torch.Tensor
-    in_features: int
-    out_features: int
-
-    def canonical(self, name) -> str:
-        """An optimizer's parameter name (``lin.weight`` or ``model.linear.weight``) as ``model.linear.weight``."""
-        if isinstance(name, str) and name.startswith("lin."):
-            return f"model.{self.child}.{name[4:]}"
-        return str(name)
-
-    def groups(self, opt: OptimizerInfo) -> list:
-        """The optimizer's groups for :class:`ref.SGDReference`, over the names ``weight`` and ``bias``."""
-        prefix = f"model.{self.child}."
-        return [(g.settings, [self.canonical(n).removeprefix(prefix) for n in g.params if self.canonical(n).startswith(prefix)])
-                for g in opt.groups]
-
-
-def _linear(student, judge, in_features: int, out_features: int, dtype=torch.float32, seed: int = 0) -> Kept:
-    """Keep ``LinearModel(in, out)`` as ``model`` and its ``torch.nn.Linear`` as ``lin`` in the student process.
-
-    Both share the same parameter tensors: an optimizer made from ``model``
-    updates ``lin``, whose forward is torch's own. The parameters are set to
-    values drawn from ``seed`` (through torch's own ``state_dict`` and
-    ``load_state_dict`` of the Linear), so that every example is reproducible.
-    """
-    what = f"LinearModel({in_features}, {out_features})"
-    try:
-        model = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
-    except StudentError as exc:
-        judge.fail(f"this check works on your {what} and the torch.nn.Linear in it, which could not be built: {exc}.")
-    child = "linear" if model.children.get("linear") == ref.LINEAR else next((n for n, t in model.children.items() if t == ref.LINEAR), None)
-    if child is None:
-        judge.fail(f"this check works on the torch.nn.Linear of your {what}, which has none (its submodules: {model.children or 'none'}).")
-    lin = student.call("get_submodule", child, on=Ref("model"), keep="lin").value
-    if dtype == torch.float64:
-        student.call("double", on=Ref("lin"))
+def _layer(in_features: int, out_features: int, seed: int = 0) -> Linear:
+    """A ``torch.nn.Linear(in, out)`` that the harness builds in your process (no code of yours) and keeps
+    as ``model``; its weight and bias are drawn from ``seed``, so that every example can be replayed."""
     g = torch.Generator().manual_seed(seed)
-    student.call("state_dict", on=Ref("lin"), keep="state")
-    for name, p in lin.params.items():
-        student.call("__setitem__", name, torch.rand(p.shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
-    student.call("load_state_dict", Ref("state"), on=Ref("lin"))
-    lin = student.describe(Ref("lin"))
-    weight, bias = lin.params["weight"], lin.params["bias"]
-    return Kept(model, child, weight, bias, weight.shape[1], weight.shape[0])
-
-
-def _optimizer(student, judge, lr: float, *, sgd: bool) -> OptimizerInfo:
-    """``make_optimizer(model, lr)`` kept as ``opt``; with ``sgd``, it must be a torch.optim.SGD."""
-    opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
-    if sgd and not (isinstance(opt, OptimizerInfo) and opt.type == ref.SGD):
-        judge.fail(
-            f"train_step is checked with the optimizer your make_optimizer returns, and it returned {_show(opt)}, "
-            "not a torch.optim.SGD: fix make_optimizer first."
-        )
-    return opt
+    return Linear(torch.rand(out_features, in_features, generator=g) * 2 - 1, torch.rand(out_features, generator=g) * 2 - 1)
 
 
 def _problem(data, in_features: int, out_features: int, n: int, dtype=torch.float32):
@@ -167,19 +109,19 @@ def test_LinearModel_forward_float32(student, judge, in_features, out_features, 
 # ------------------------------------------------------------------ make_optimizer
 @check("make_optimizer.sgd", points=4, hint="return torch.optim.SGD(model.parameters(), lr=lr)")
 def test_make_optimizer_sgd(student, judge):
-    _linear(student, judge, 3, 2)
-    opt = student.call("make_optimizer", Ref("model"), 0.05, keep="opt").value
+    opt = student.call("make_optimizer", _layer(3, 2), 0.05, keep="opt").value
     judge.expect(
         isinstance(opt, OptimizerInfo) and opt.type == ref.SGD,
-        f"make_optimizer(LinearModel(3, 2), 0.05) returned {_show(opt)}; expected a torch.optim.SGD.",
+        f"make_optimizer(model, 0.05) for model = torch.nn.Linear(3, 2) returned {_show(opt)}; expected a torch.optim.SGD.",
     )
 
 
 @check("make_optimizer.lr", points=4, hint="pass the learning rate on: torch.optim.SGD(..., lr=lr)")
 def test_make_optimizer_lr(student, judge):
-    _linear(student, judge, 2, 1)
+    model = _layer(2, 1)
     for lr in (0.01, 0.25, 0.003):
-        opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
+        opt = student.call("make_optimizer", model, lr, keep="opt").value
+        model = Ref("model")  # the same torch.nn.Linear for the next learning rates
         judge.expect(isinstance(opt, OptimizerInfo) and opt.groups, f"make_optimizer(model, {lr}) returned {_show(opt)}, not an optimizer.")
         for i, group in enumerate(opt.groups):
             got = group.settings.get("lr")
@@ -191,14 +133,13 @@ def test_make_optimizer_lr(student, judge):
 
 @check("make_optimizer.all_parameters", points=5, hint="optimize all of model.parameters(), each once: not only the weight")
 def test_make_optimizer_all_parameters(student, judge):
-    kept = _linear(student, judge, 3, 2)
-    opt = student.call("make_optimizer", Ref("model"), 0.05, keep="opt").value
+    opt = student.call("make_optimizer", _layer(3, 2), 0.05, keep="opt").value
     judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, 0.05) returned {_show(opt)}, not an optimizer.")
-    got = sorted(kept.canonical(n) for g in opt.groups for n in g.params)
-    expected = sorted(f"model.{name}" for name in kept.model.params)
+    got = sorted(str(n) for g in opt.groups for n in g.params)
+    expected = ["model.linear.bias", "model.linear.weight"]
     judge.expect(
         got == expected,
-        f"make_optimizer(model, 0.05) for model = LinearModel(3, 2) optimizes {got or 'nothing'} "
+        f"make_optimizer(model, 0.05) for model = torch.nn.Linear(3, 2) optimizes {got or 'nothing'} "
         f"('None': a tensor that is not a parameter of the model); expected each of {expected} once.",
     )
 
@@ -208,40 +149,37 @@ def test_make_optimizer_all_parameters(student, judge):
 @settings(max_examples=6)
 @given(in_features=S.st.integers(1, 4), out_features=S.st.integers(1, 3), n=S.st.integers(1, 6), data=S.st.data())
 def test_train_step_loss_before_update(student, judge, in_features, out_features, n, data):
-    kept = _linear(student, judge, in_features, out_features, seed=data.draw(S.seeds))
-    _optimizer(student, judge, 0.1, sgd=False)
-    x, y = _problem(data, kept.in_features, kept.out_features, n)
-    got = student.call("train_step", Ref("lin"), Ref("opt"), Criterion("mse"), x, y).value
-    expected = Criterion("mse").build()(ref.forward(x, kept.weight, kept.bias), y).detach()
-    judge.close(got, expected, what=f"train_step's returned loss (model torch.nn.Linear({kept.in_features}, {kept.out_features}), MSELoss, lr 0.1)",
-                inputs=describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias))
+    layer = _layer(in_features, out_features, data.draw(S.seeds))
+    x, y = _problem(data, in_features, out_features, n)
+    got = student.call("train_step", layer, SGD("model", 0.1), Criterion("mse"), x, y).value
+    expected = Criterion("mse").build()(ref.forward(x, layer.weight, layer.bias), y)
+    judge.close(got, expected, what=f"train_step's returned loss (model torch.nn.Linear({in_features}, {out_features}), MSELoss, SGD with lr 0.1)",
+                inputs=describe_inputs(x=x, y=y, weight=layer.weight, bias=layer.bias))
 
 
 @check("train_step.updates_params", points=6, hint="optimizer.zero_grad(); loss = criterion(model(x), y); loss.backward(); optimizer.step()")
 @settings(max_examples=6)
 @given(in_features=S.st.integers(1, 4), out_features=S.st.integers(1, 3), n=S.st.integers(1, 6), lr=S.learning_rates(), data=S.st.data())
 def test_train_step_updates_params(student, judge, in_features, out_features, n, lr, data):
-    kept = _linear(student, judge, in_features, out_features, seed=data.draw(S.seeds))
-    opt = _optimizer(student, judge, lr, sgd=True)
-    x, y = _problem(data, kept.in_features, kept.out_features, n)
-    student.call("train_step", Ref("lin"), Ref("opt"), Criterion("mse"), x, y)
-    after = student.describe(Ref("lin"))
-    _, weights, biases = ref.train_steps(kept.weight, kept.bias, kept.groups(opt), Criterion("mse").build(), [(x, y)])
-    inputs = describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias) + f"; lr = {lr}"
-    judge.close(after.params["weight"], weights[0], what="the model's weight after train_step (MSELoss)", inputs=inputs)
-    judge.close(after.params["bias"], biases[0], what="the model's bias after train_step (MSELoss)", inputs=inputs)
+    layer = _layer(in_features, out_features, data.draw(S.seeds))
+    x, y = _problem(data, in_features, out_features, n)
+    student.call("train_step", layer, SGD("model", lr), Criterion("mse"), x, y)
+    after = student.describe(Ref("model"))
+    _, weights, biases = ref.train_steps(layer.weight, layer.bias, ref.plain_sgd(lr), Criterion("mse").build(), [(x, y)])
+    inputs = describe_inputs(x=x, y=y, weight=layer.weight, bias=layer.bias) + f"; lr = {lr}"
+    judge.close(after.params["linear.weight"], weights[0], what="the model's weight after train_step (MSELoss, SGD)", inputs=inputs)
+    judge.close(after.params["linear.bias"], biases[0], what="the model's bias after train_step (MSELoss, SGD)", inputs=inputs)
 
 
 @check("train_step.returns_float", points=3, hint="return loss.item(): a Python float, not the loss tensor")
 def test_train_step_returns_float(student, judge):
-    kept = _linear(student, judge, 2, 1)
-    _optimizer(student, judge, 0.1, sgd=False)
+    layer = _layer(2, 1)
     g = torch.Generator().manual_seed(51)
-    x, y = torch.randn(5, kept.in_features, generator=g), torch.randn(5, kept.out_features, generator=g)
-    got = student.call("train_step", Ref("lin"), Ref("opt"), Criterion("mse"), x, y).value
-    after = student.describe(Ref("lin"))
+    x, y = torch.randn(5, 2, generator=g), torch.randn(5, 1, generator=g)
+    got = student.call("train_step", layer, SGD("model", 0.1), Criterion("mse"), x, y).value
+    after = student.describe(Ref("model"))
     judge.expect(
-        not torch.equal(after.params["weight"], kept.weight),
+        not torch.equal(after.params["linear.weight"], layer.weight),
         "the model's weight did not change during train_step: it must update the parameters with optimizer.step().",
     )
     judge.expect(isinstance(got, float), f"train_step returned {describe_value(got)}; expected a Python float (use loss.item()).")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import random
 import socket
 import sys
 import traceback
@@ -290,6 +291,12 @@ def describe_error(exc: BaseException, filename: str) -> dict:
     }
 
 
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 # --------------------------------------------------------------- serving
 class Harness:
     def __init__(self, sock: socket.socket, config: dict):
@@ -345,6 +352,8 @@ class Harness:
         fn = self._target(request)
         if not callable(fn):
             return {"ok": False, "error": {"type": "missing", "message": "", "line": None, "problem": "missing"}}, []
+        if request.get("seed") is not None:
+            _seed_all(int(request["seed"]))
         inputs: list = []
         try:
             args = [_decode(a, blobs, inputs, self.objects) for a in request.get("args", [])]

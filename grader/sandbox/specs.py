@@ -116,16 +116,32 @@ def view(array: np.ndarray, name: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- torch objects
-def linear(weight: torch.Tensor, bias: torch.Tensor, grad_weight=None, grad_bias=None) -> torch.nn.Linear:
-    """A ``torch.nn.Linear`` with exactly these parameters (dtype included) and, optionally, stale gradients."""
-    out_features, in_features = weight.shape
-    layer = torch.nn.Linear(in_features, out_features, dtype=weight.dtype)
-    with torch.no_grad():
-        layer.weight.copy_(weight)
-        layer.bias.copy_(bias)
-    layer.weight.grad = None if grad_weight is None else grad_weight.clone()
-    layer.bias.grad = None if grad_bias is None else grad_bias.clone()
-    return layer
+class LinearModule(torch.nn.Module):
+    """Shaped like the course's ``LinearModel``: ``self.linear`` is a ``torch.nn.Linear``, nothing else.
+
+    Built by the harness, so a check of ``make_optimizer`` or ``train_step``
+    never depends on the student's own ``LinearModel``, while code written for
+    that class (``model.linear.parameters()``) still works on it.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
+        super().__init__()
+        out_features, in_features = weight.shape
+        self.linear = torch.nn.Linear(in_features, out_features, dtype=weight.dtype)
+        with torch.no_grad():
+            self.linear.weight.copy_(weight)
+            self.linear.bias.copy_(bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def linear(weight: torch.Tensor, bias: torch.Tensor, grad_weight=None, grad_bias=None) -> LinearModule:
+    """A :class:`LinearModule` with exactly these parameters (dtype included) and, optionally, stale gradients."""
+    module = LinearModule(weight, bias)
+    module.linear.weight.grad = None if grad_weight is None else grad_weight.clone()
+    module.linear.bias.grad = None if grad_bias is None else grad_bias.clone()
+    return module
 
 
 def sgd(module: torch.nn.Module, lr: float) -> torch.optim.SGD:

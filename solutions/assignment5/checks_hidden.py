@@ -1,7 +1,5 @@
 """Hidden checks of assignment5: run only by `grader grade`, never shipped to students."""
 
-from dataclasses import dataclass
-
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,12 +7,11 @@ from hypothesis import strategies as st
 from grader.checks import check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
-from grader.exchange import Criterion, ModuleInfo, OptimizerInfo, Ref
+from grader.exchange import SGD, Criterion, Linear, ModuleInfo, OptimizerInfo, Ref
 from grader.references import assignment5 as ref
-from grader.student import StudentError
 
 
-# ------------------------------------------------------------------ helpers (as in the public checks)
+# ------------------------------------------------------------------ helpers (as in the public checks; _layer also in float64, with stale gradients)
 def _show(value) -> str:
     """A result for feedback: modules and optimizers by their class."""
     return str(value) if isinstance(value, (ModuleInfo, OptimizerInfo)) else describe_value(value)
@@ -47,67 +44,17 @@ def _seeded_model(student, judge, in_features: int, out_features: int, seed: int
     return student.describe(Ref("model"))
 
 
-@dataclass
-class Kept:
-    """``model`` (the student's LinearModel) and ``lin`` (its torch.nn.Linear) as kept, with the Linear's parameters."""
-
-    model: ModuleInfo
-    child: str
-    weight: torch.Tensor
-    bias: torch.Tensor
-    in_features: int
-    out_features: int
-
-    def canonical(self, name) -> str:
-        """An optimizer's parameter name (``lin.weight`` or ``model.linear.weight``) as ``model.linear.weight``."""
-        if isinstance(name, str) and name.startswith("lin."):
-            return f"model.{self.child}.{name[4:]}"
-        return str(name)
-
-    def groups(self, opt: OptimizerInfo) -> list:
-        """The optimizer's groups for :class:`ref.SGDReference`, over the names ``weight`` and ``bias``."""
-        prefix = f"model.{self.child}."
-        return [(g.settings, [self.canonical(n).removeprefix(prefix) for n in g.params if self.canonical(n).startswith(prefix)])
-                for g in opt.groups]
-
-
-def _linear(student, judge, in_features: int, out_features: int, dtype=torch.float32, seed: int = 0) -> Kept:
-    """Keep ``LinearModel(in, out)`` as ``model`` and its ``torch.nn.Linear`` as ``lin`` in the student process.
-
-    Both share the same parameter tensors: an optimizer made from ``model``
-    updates ``lin``, whose forward is torch's own. The parameters are set to
-    values drawn from ``seed`` (through torch's own ``state_dict`` and
-    ``load_state_dict`` of the Linear), so that every example is reproducible.
-    """
-    what = f"LinearModel({in_features}, {out_features})"
-    try:
-        model = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
-    except StudentError as exc:
-        judge.fail(f"this check works on your {what} and the torch.nn.Linear in it, which could not be built: {exc}.")
-    child = "linear" if model.children.get("linear") == ref.LINEAR else next((n for n, t in model.children.items() if t == ref.LINEAR), None)
-    if child is None:
-        judge.fail(f"this check works on the torch.nn.Linear of your {what}, which has none (its submodules: {model.children or 'none'}).")
-    lin = student.call("get_submodule", child, on=Ref("model"), keep="lin").value
-    if dtype == torch.float64:
-        student.call("double", on=Ref("lin"))
+def _layer(in_features: int, out_features: int, seed: int = 0, dtype=torch.float32, stale: int | None = None) -> Linear:
+    """A ``torch.nn.Linear(in, out)`` built by the harness in the student process (no student code), kept as
+    ``model``: weight and bias drawn from ``seed``; with ``stale``, gradients left over from earlier work on them."""
     g = torch.Generator().manual_seed(seed)
-    student.call("state_dict", on=Ref("lin"), keep="state")
-    for name, p in lin.params.items():
-        student.call("__setitem__", name, torch.rand(p.shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
-    student.call("load_state_dict", Ref("state"), on=Ref("lin"))
-    lin = student.describe(Ref("lin"))
-    weight, bias = lin.params["weight"], lin.params["bias"]
-    return Kept(model, child, weight, bias, weight.shape[1], weight.shape[0])
-
-
-def _optimizer(student, judge, lr: float) -> OptimizerInfo:
-    opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
-    if not (isinstance(opt, OptimizerInfo) and opt.type == ref.SGD):
-        judge.fail(
-            f"train_step is checked with the optimizer your make_optimizer returns, and it returned {_show(opt)}, "
-            "not a torch.optim.SGD: fix make_optimizer first."
-        )
-    return opt
+    weight = torch.rand(out_features, in_features, generator=g, dtype=dtype) * 2 - 1
+    bias = torch.rand(out_features, generator=g, dtype=dtype) * 2 - 1
+    if stale is None:
+        return Linear(weight, bias)
+    g = torch.Generator().manual_seed(stale)
+    return Linear(weight, bias, grad_weight=torch.randn(weight.shape, generator=g, dtype=dtype),
+                  grad_bias=torch.randn(bias.shape, generator=g, dtype=dtype))
 
 
 def _data(seed: int, n: int, in_features: int, out_features: int, dtype=torch.float32):
@@ -183,8 +130,7 @@ def test_LinearModel_torch_init(student, judge):
 # ------------------------------------------------------------------ make_optimizer
 @check("make_optimizer.no_momentum", points=4, hint="plain SGD: leave momentum at 0 and nesterov False")
 def test_make_optimizer_no_momentum(student, judge):
-    _linear(student, judge, 3, 2)
-    for i, s in enumerate(_settings(judge, student.call("make_optimizer", Ref("model"), 0.1).value, "make_optimizer(model, 0.1)")):
+    for i, s in enumerate(_settings(judge, student.call("make_optimizer", _layer(3, 2), 0.1).value, "make_optimizer(model, 0.1)")):
         momentum, nesterov = s.get("momentum", 0), s.get("nesterov", False)
         judge.expect(
             momentum == 0 and nesterov is False,
@@ -195,9 +141,8 @@ def test_make_optimizer_no_momentum(student, judge):
 
 @check("make_optimizer.defaults", points=3, hint="torch.optim.SGD(model.parameters(), lr=lr) with nothing else: no weight decay, no dampening")
 def test_make_optimizer_defaults(student, judge):
-    _linear(student, judge, 2, 2)
     defaults = ref.sgd_settings(0.1)
-    for i, s in enumerate(_settings(judge, student.call("make_optimizer", Ref("model"), 0.1).value, "make_optimizer(model, 0.1)")):
+    for i, s in enumerate(_settings(judge, student.call("make_optimizer", _layer(2, 2), 0.1).value, "make_optimizer(model, 0.1)")):
         for key in ("weight_decay", "dampening", "maximize"):
             if key in s:
                 judge.expect(
@@ -210,62 +155,60 @@ def test_make_optimizer_defaults(student, judge):
 @settings(max_examples=5)
 @given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), lr=S.learning_rates(), seed=S.seeds)
 def test_make_optimizer_step(student, judge, in_features, out_features, lr, seed):
-    kept = _linear(student, judge, in_features, out_features, seed=seed)
-    x, grad_out = _data(seed, 4, kept.in_features, kept.out_features)
-    opt = student.call("make_optimizer", Ref("model"), lr, keep="opt").value
+    layer = _layer(in_features, out_features, seed, stale=seed + 1)  # the gradients the step must follow
+    opt = student.call("make_optimizer", layer, lr, keep="opt").value
     judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, {lr}) returned {_show(opt)}, not an optimizer.")
-    student.call("forward", x, on=Ref("lin"), backward=grad_out)  # torch.nn.Linear's own forward: gradients on the parameters
     student.call("step", on=Ref("opt"))
-    after = student.describe(Ref("lin"))
-    weight, bias = ref.leaf(kept.weight), ref.leaf(kept.bias)
-    (ref.forward(x, weight, bias) * grad_out).sum().backward()  # = backward(grad_out), without its lazy first-use imports
-    w_ref, b_ref = ref.sgd_step(weight, bias, weight.grad, bias.grad, lr)
-    inputs = f"model = LinearModel({in_features}, {out_features}); lr = {lr}; " + describe_inputs(weight_grad=weight.grad, bias_grad=bias.grad)
-    judge.close(after.params["weight"], w_ref, what="the weight after one optimizer.step()", inputs=inputs)
-    judge.close(after.params["bias"], b_ref, what="the bias after one optimizer.step()", inputs=inputs)
+    after = student.describe(Ref("model"))
+    w_ref, b_ref = ref.sgd_step(layer.weight, layer.bias, layer.grad_weight, layer.grad_bias, lr)
+    inputs = (f"model = torch.nn.Linear({in_features}, {out_features}); lr = {lr}; "
+              + describe_inputs(weight=layer.weight, bias=layer.bias, weight_grad=layer.grad_weight, bias_grad=layer.grad_bias))
+    judge.close(after.params["linear.weight"], w_ref, what="the weight after one optimizer.step()", inputs=inputs)
+    judge.close(after.params["linear.bias"], b_ref, what="the bias after one optimizer.step()", inputs=inputs)
 
 
 # ------------------------------------------------------------------ train_step
-def _train(student, judge, in_features, out_features, lr, seeds, criterion="mse", dtype=torch.float32, stale=None):
-    """``train_step`` once per data seed on the kept Linear: ``(kept, data, [Linear after each step], reference)``."""
-    kept = _linear(student, judge, in_features, out_features, dtype, seed=seeds[0])
-    opt = _optimizer(student, judge, lr)
-    batches = [_data(seed, 5, kept.in_features, kept.out_features, dtype) for seed in seeds]
-    if stale is not None:  # gradients left over from earlier work, made by torch.nn.Linear's own forward
-        x, grad_out = _data(stale, 3, kept.in_features, kept.out_features, dtype)
-        student.call("forward", x, on=Ref("lin"), backward=grad_out)
+def _train(student, in_features, out_features, lr, seeds, criterion="mse", dtype=torch.float32, stale=None):
+    """``train_step`` once per data seed on a harness-built Linear and SGD(lr): ``(layer, data, [Linear after each step], reference)``.
+
+    The first call builds the layer (from ``seeds[0]``, with stale gradients from ``stale``) and the optimizer;
+    the next calls get the same kept ``model`` and ``opt`` again.
+    """
+    layer = _layer(in_features, out_features, seeds[0], dtype, stale)
+    batches = [_data(seed, 5, in_features, out_features, dtype) for seed in seeds]
     after = []
-    for x, y in batches:
-        student.call("train_step", Ref("lin"), Ref("opt"), Criterion(criterion), x, y)
-        after.append(student.describe(Ref("lin")))
-    expected = ref.train_steps(kept.weight, kept.bias, kept.groups(opt), Criterion(criterion).build(), batches)
-    return kept, batches, after, expected
+    for step, (x, y) in enumerate(batches):
+        model, opt = (layer, SGD("model", lr)) if step == 0 else (Ref("model"), Ref("opt"))
+        student.call("train_step", model, opt, Criterion(criterion), x, y)
+        after.append(student.describe(Ref("model")))
+    expected = ref.train_steps(layer.weight, layer.bias, ref.plain_sgd(lr), Criterion(criterion).build(), batches)
+    return layer, batches, after, expected
 
 
 @check("train_step.criterion_order", points=4, hint="the prediction comes first: criterion(model(x), y), not criterion(y, model(x))")
 def test_train_step_criterion_order(student, judge):
-    kept, [(x, y)], after, (_, weights, biases) = _train(student, judge, 3, 2, 0.1, [62], criterion="asymmetric")
-    inputs = describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias) + "; lr = 0.1; a criterion that weights the error by the target"
-    judge.close(after[0].params["weight"], weights[0], what="the weight after train_step with a criterion that is not symmetric", inputs=inputs)
-    judge.close(after[0].params["bias"], biases[0], what="the bias after train_step with a criterion that is not symmetric", inputs=inputs)
+    layer, [(x, y)], after, (_, weights, biases) = _train(student, 3, 2, 0.1, [62], criterion="asymmetric")
+    inputs = describe_inputs(x=x, y=y, weight=layer.weight, bias=layer.bias) + "; lr = 0.1; a criterion that weights the error by the target"
+    judge.close(after[0].params["linear.weight"], weights[0], what="the weight after train_step with a criterion that is not symmetric", inputs=inputs)
+    judge.close(after[0].params["linear.bias"], biases[0], what="the bias after train_step with a criterion that is not symmetric", inputs=inputs)
 
 
 @check("train_step.zero_grad", points=5, hint="call optimizer.zero_grad() at the start of every step, before backward: gradients accumulate otherwise")
 def test_train_step_zero_grad(student, judge):
-    kept, _, after, (_, weights, biases) = _train(student, judge, 2, 2, 0.1, [63, 64], stale=65)
+    _, _, after, (_, weights, biases) = _train(student, 2, 2, 0.1, [63, 64], stale=65)
     for step, label in ((0, "one train_step on a model whose parameters already held gradients"), (1, "a second train_step")):
-        judge.close(after[step].params["weight"], weights[step], what=f"the weight after {label}")
-        judge.close(after[step].params["bias"], biases[step], what=f"the bias after {label}")
+        judge.close(after[step].params["linear.weight"], weights[step], what=f"the weight after {label}")
+        judge.close(after[step].params["linear.bias"], biases[step], what=f"the bias after {label}")
 
 
 @check("train_step.float64", points=4, hint="compute in the dtype of the model and data: no .float()")
 @settings(max_examples=4)
 @given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), lr=S.learning_rates(), seed=S.seeds)
 def test_train_step_float64(student, judge, in_features, out_features, lr, seed):
-    kept, [(x, y)], after, (_, weights, biases) = _train(student, judge, in_features, out_features, lr, [seed], dtype=torch.float64)
-    inputs = describe_inputs(x=x, y=y, weight=kept.weight, bias=kept.bias) + f"; lr = {lr}"
-    judge.close(after[0].params["weight"], weights[0], what="the float64 model's weight after train_step", inputs=inputs)
-    judge.close(after[0].params["bias"], biases[0], what="the float64 model's bias after train_step", inputs=inputs)
+    layer, [(x, y)], after, (_, weights, biases) = _train(student, in_features, out_features, lr, [seed], dtype=torch.float64)
+    inputs = describe_inputs(x=x, y=y, weight=layer.weight, bias=layer.bias) + f"; lr = {lr}"
+    judge.close(after[0].params["linear.weight"], weights[0], what="the float64 model's weight after train_step", inputs=inputs)
+    judge.close(after[0].params["linear.bias"], biases[0], what="the float64 model's bias after train_step", inputs=inputs)
 
 
 # ------------------------------------------------------------------ fit
