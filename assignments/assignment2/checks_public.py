@@ -26,7 +26,7 @@ def test_forward_worked_example(student, judge):
 
 
 @check("forward.values_float32", points=4, hint="x @ w has shape (N, 1); adding b (shape (1,)) broadcasts")
-@settings(max_examples=15)
+@settings(max_examples=10)
 @given(xwb=S.linear_problems(dtype=torch.float32))
 def test_forward_values_float32(student, judge, xwb):
     x, w, b = xwb
@@ -49,7 +49,7 @@ def test_forward_differentiable(student, judge):
 
 # ------------------------------------------------------------------ mse_loss
 @check("mse_loss.values_float32", points=4, hint="the mean over ALL elements: ((y_pred - y) ** 2).mean()")
-@settings(max_examples=15)
+@settings(max_examples=10)
 @given(shape=S.shapes(), data=S.st.data())
 def test_mse_loss_values_float32(student, judge, shape, data):
     y_pred, y = data.draw(S.tensors(shape)), data.draw(S.tensors(shape))
@@ -94,7 +94,7 @@ def test_zero_grad_keeps_grad_object(student, judge):
 
 # ------------------------------------------------------------------ sgd_step
 @check("sgd_step.values", points=5, hint="p -= lr * p.grad, inside torch.no_grad()")
-@settings(max_examples=15)
+@settings(max_examples=10)
 @given(dtype=S.float_dtypes, shape=S.shapes(max_dims=2), lr=S.learning_rates(), data=S.st.data())
 def test_sgd_step_values(student, judge, dtype, shape, lr, data):
     params = [leaf(data.draw(S.tensors(shape, dtype)), data.draw(S.tensors(shape, dtype))), leaf(data.draw(S.tensors((1,), dtype)), data.draw(S.tensors((1,), dtype)))]

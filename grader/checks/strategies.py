@@ -23,6 +23,31 @@ settings.register_profile(
 )
 settings.load_profile("grading")
 
+
+def _cache_function_digests() -> None:
+    """Hypothesis hashes a test's source (``inspect.getsource`` + tokenize, ~2 ms) every time it
+    runs; a batch runs each check once per student, so remember the digest per function."""
+    try:
+        import hypothesis.core as core
+    except ImportError:  # pragma: no cover
+        return
+    digest = getattr(core, "function_digest", None)
+    if digest is None or getattr(digest, "cached", False):
+        return
+    cache: dict = {}
+
+    def cached(function):
+        key = id(function)
+        if key not in cache:
+            cache[key] = (function, digest(function))  # keep the function alive: ids stay unique
+        return cache[key][1]
+
+    cached.cached = True
+    core.function_digest = cached
+
+
+_cache_function_digests()
+
 float_dtypes = st.sampled_from([torch.float32, torch.float64])
 seeds = st.integers(min_value=0, max_value=2**16)
 

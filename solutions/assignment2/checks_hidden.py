@@ -23,7 +23,7 @@ def _params(dtype=torch.float32, seed=11, with_grads=(True, True, True)):
 
 # ------------------------------------------------------------------ forward
 @check("forward.values_float64", points=4, hint="x @ w + b keeps the inputs' dtype")
-@settings(max_examples=15)
+@settings(max_examples=10)
 @given(xwb=S.linear_problems(dtype=torch.float64))
 def test_forward_values_float64(student, judge, xwb):
     x, w, b = xwb
@@ -57,7 +57,7 @@ def test_forward_inputs_untouched(student, judge):
 
 # ------------------------------------------------------------------ mse_loss
 @check("mse_loss.values_float64", points=4, hint="the mean over ALL elements, in the inputs' dtype")
-@settings(max_examples=15)
+@settings(max_examples=10)
 @given(shape=S.shapes(), data=st.data())
 def test_mse_loss_values_float64(student, judge, shape, data):
     y_pred, y = data.draw(S.tensors(shape, torch.float64)), data.draw(S.tensors(shape, torch.float64))
