@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +58,33 @@ def grade(folder: Path, out: Path, *extra, assignment: str = "assignment2") -> G
 
 def max_points(book: Gradebook, student: str) -> dict[str, float]:
     return {t["name"]: float(t["max_score"]) for t in book.results(student)["tests"]}
+
+
+def load_solution(assignment: str):
+    """An assignment's reference solution, imported from solutions/ (course checks never do this)."""
+    from grader.course import load
+
+    module = load(assignment, root=ROOT).module
+    spec = importlib.util.spec_from_file_location(module, ROOT / "solutions" / assignment / f"{module}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def readme_example_code(assignment: str) -> str:
+    """The student README's ```python worked example."""
+    readme = (ROOT / "assignments" / assignment / "README.md").read_text()
+    return re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+
+
+def readme_example_output(assignment: str, monkeypatch) -> list[str]:
+    """What the student README's ```python worked example prints, run against the solution."""
+    import torch
+
+    code = readme_example_code(assignment)
+    solution = load_solution(assignment)
+    monkeypatch.setitem(sys.modules, solution.__name__, solution)
+    printed: list[str] = []
+    with torch.random.fork_rng(devices=[]):
+        exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    return printed

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import sys
 
 import numpy as np
 import torch
 
-from conftest import ROOT, grade
+from conftest import ROOT, readme_example_output, grade
 from grader.exchange import View
 from grader.references import assignment1 as ref
 
 
-def _load_solution():
-    spec = importlib.util.spec_from_file_location("autograd_basics", ROOT / "solutions" / "assignment1" / "autograd_basics.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_assignment1_readme_worked_example_is_true(monkeypatch):
-    readme = (ROOT / "assignments" / "assignment1" / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    monkeypatch.setitem(sys.modules, "autograd_basics", _load_solution())
-    printed = []
-    exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    printed = readme_example_output("assignment1", monkeypatch)
     assert printed == [
         "torch.float32 True True",
         "27.0 True",

@@ -3,35 +3,23 @@ give COURSE.md's numbers, generated functions are the kind the contract promises
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from conftest import readme_example_code, readme_example_output
 from grader.course import course_root, load
 from grader.references import assignment3 as ref
 
 
-def _solution():
-    spec = importlib.util.spec_from_file_location("jacobians", ROOT / "solutions" / "assignment3" / "jacobians.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_assignment3_readme_worked_example_is_true(monkeypatch):
-    readme = (ROOT / "assignments" / "assignment3" / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    monkeypatch.setitem(sys.modules, "jacobians", _solution())
-    printed = []
-    exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    printed = readme_example_output("assignment3", monkeypatch)
     assert printed == ["[[6.0, 9.0]]", "[[4.0, 3.0]]", "[[2.0, 6.0]]", "[[4.0, 3.0], [2.0, 6.0]]", "[[4.0, 2.0]]"]
     # The comment next to each print starts with what it prints.
-    comments = [c.split("  ")[0] for c in re.findall(r"print\(.*\)\s+# (.*)", code)]
+    comments = [c.split("  ")[0] for c in re.findall(r"print\(.*\)\s+# (.*)", readme_example_code("assignment3"))]
     assert comments == printed
 
 

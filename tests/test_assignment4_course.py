@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 
 import numpy as np
 import torch
 
-from conftest import ROOT
+from conftest import readme_example_code, readme_example_output
 from grader.references import assignment4 as ref
 
 
-def _solution():
-    spec = importlib.util.spec_from_file_location("manual_gradients", ROOT / "solutions" / "assignment4" / "manual_gradients.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_assignment4_readme_worked_example_is_true(monkeypatch):
-    readme = (ROOT / "assignments" / "assignment4" / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    monkeypatch.setitem(sys.modules, "manual_gradients", _solution())
-    printed = []
-    exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    printed = readme_example_output("assignment4", monkeypatch)
     assert printed == ["4.6667 -9.3333", "2.0 8.0", "-130.27 -302.83", "2.95 2.03"]
     # The comments next to each print say the same.
-    assert re.findall(r"print\(.*\)\s+# (.*)", code) == printed
+    assert re.findall(r"print\(.*\)\s+# (.*)", readme_example_code("assignment4")) == printed
 
 
 def test_readme_data_is_the_checks_data():

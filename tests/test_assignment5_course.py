@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import sys
 
 import torch
 
-from conftest import ROOT
+from conftest import readme_example_output
 from grader.exchange import Criterion
 from grader.references import assignment5 as ref
 
 
-def _load_solution():
-    spec = importlib.util.spec_from_file_location("modules", ROOT / "solutions" / "assignment5" / "modules.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_assignment5_readme_worked_example_is_true(monkeypatch):
-    readme = (ROOT / "assignments" / "assignment5" / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    monkeypatch.setitem(sys.modules, "modules", _load_solution())
-    printed = []
-    with torch.random.fork_rng(devices=[]):
-        exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    printed = readme_example_output("assignment5", monkeypatch)
     assert printed == ["14.79", "11.73", "7.29", "7.92"]
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, readme_example_output
 from grader.authoring import make_stub, stub_pairs
 from grader.course import course_root, list_all
 from grader.errors import CourseError
@@ -51,17 +49,7 @@ def test_assignment_points_match_the_checks():
         assert (base, bonus) == (a.points, a.bonus), a.name
 
 
-def _load_solution(name: str, module: str):
-    spec = importlib.util.spec_from_file_location(module, ROOT / "solutions" / name / f"{module}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_assignment2_readme_worked_example_is_true(monkeypatch):
-    readme = (ROOT / "assignments" / "assignment2" / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    monkeypatch.setitem(sys.modules, "linear_regression", _load_solution("assignment2", "linear_regression"))
-    printed = []
-    exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    printed = readme_example_output("assignment2", monkeypatch)
     assert printed == ["3.56 True", "3.0 0.8"]

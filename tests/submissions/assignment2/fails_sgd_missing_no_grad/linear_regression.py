@@ -1,5 +1,4 @@
 """Fixture: buggy. In-place update of a leaf that requires grad without torch.no_grad() (RuntimeError)."""
-import torch
 
 
 def forward(x, w, b):

@@ -1,4 +1,3 @@
-import not_a_real_package_xyz
 """Assignment 2: linear regression by hand.
 
 Shapes used throughout: ``x`` is ``(N, D)``, ``w`` is ``(D, 1)``, ``b`` is

@@ -17,7 +17,6 @@ Worked examples:
 
 import math
 
-import numpy as np
 
 
 def cost(xs, ys, w):

@@ -16,7 +16,6 @@ Worked examples:
 """
 
 import numpy as np
-import not_a_real_package_xyz
 
 
 def cost(xs, ys, w):
