@@ -1,4 +1,5 @@
 """Fixture: buggy. make_leaf hands NumPy views straight to torch.tensor, which rejects negative strides."""
+import numpy as np
 import torch
 
 

@@ -1,4 +1,5 @@
 """Fixture: correct. Updates a detached view in place: p.detach().sub_(lr * p.grad)."""
+import torch
 
 
 def forward(x, w, b):

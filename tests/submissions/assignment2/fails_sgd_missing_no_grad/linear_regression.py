@@ -1,4 +1,5 @@
 """Fixture: buggy. In-place update of a leaf that requires grad without torch.no_grad() (RuntimeError)."""
+import torch
 
 
 def forward(x, w, b):

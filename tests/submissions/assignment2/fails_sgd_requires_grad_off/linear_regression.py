@@ -1,4 +1,5 @@
 """Fixture: buggy. sgd_step turns requires_grad off to update in place and never turns it back on."""
+import torch
 
 
 def forward(x, w, b):

@@ -1,3 +1,4 @@
+import not_a_real_package_xyz
 """Assignment 2: linear regression by hand.
 
 Shapes used throughout: ``x`` is ``(N, D)``, ``w`` is ``(D, 1)``, ``b`` is

@@ -7,6 +7,7 @@ Worked example: data ``y = 3x + 0.8`` with ``x = torch.rand(50, 1)``; after
 training with learning rate 0.01, ``w`` approaches 3 and ``b`` approaches 0.8.
 """
 
+import torch
 
 
 def forward(x, w, b):

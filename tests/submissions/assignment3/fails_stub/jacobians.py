@@ -15,6 +15,7 @@ assignment (the grader checks while your functions run); use
 ``.backward(gradient=...)`` or ``torch.autograd.grad(..., grad_outputs=...)``.
 """
 
+import torch
 
 
 def vjp(f, x, v):

@@ -17,6 +17,7 @@ Worked examples:
 
 import math
 
+import numpy as np
 
 
 def cost(xs, ys, w):

@@ -16,6 +16,7 @@ Worked examples:
 """
 
 import numpy as np
+import not_a_real_package_xyz
 
 
 def cost(xs, ys, w):

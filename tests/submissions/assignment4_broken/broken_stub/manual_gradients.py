@@ -15,6 +15,7 @@ Worked examples:
   from ``(0, 0)`` with lr 0.001 for 800 epochs approaches ``(3, 2)``.
 """
 
+import numpy as np
 
 
 def cost(xs, ys, w):
