@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
-from conftest import ROOT, readme_example_output, grade
+from conftest import ROOT, grade, readme_example_output
 from grader.exchange import View
 from grader.references import assignment1 as ref
-
 
 
 def test_assignment1_readme_worked_example_is_true(monkeypatch):

@@ -14,7 +14,6 @@ from grader.course import course_root, load
 from grader.references import assignment3 as ref
 
 
-
 def test_assignment3_readme_worked_example_is_true(monkeypatch):
     printed = readme_example_output("assignment3", monkeypatch)
     assert printed == ["[[6.0, 9.0]]", "[[4.0, 3.0]]", "[[2.0, 6.0]]", "[[4.0, 3.0], [2.0, 6.0]]", "[[4.0, 2.0]]"]

@@ -11,7 +11,6 @@ from conftest import readme_example_code, readme_example_output
 from grader.references import assignment4 as ref
 
 
-
 def test_assignment4_readme_worked_example_is_true(monkeypatch):
     printed = readme_example_output("assignment4", monkeypatch)
     assert printed == ["4.6667 -9.3333", "2.0 8.0", "-130.27 -302.83", "2.95 2.03"]

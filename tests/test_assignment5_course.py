@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import torch
 
 from conftest import readme_example_output
 from grader.exchange import Criterion
 from grader.references import assignment5 as ref
-
 
 
 def test_assignment5_readme_worked_example_is_true(monkeypatch):

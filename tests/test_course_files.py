@@ -49,7 +49,6 @@ def test_assignment_points_match_the_checks():
         assert (base, bonus) == (a.points, a.bonus), a.name
 
 
-
 def test_assignment2_readme_worked_example_is_true(monkeypatch):
     printed = readme_example_output("assignment2", monkeypatch)
     assert printed == ["3.56 True", "3.0 0.8"]
