@@ -22,41 +22,18 @@ from hypothesis import given, settings
 from grader.checks import check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
-from grader.exchange import SGD, Criterion, Linear, ModuleInfo, OptimizerInfo, Ref
+from grader.exchange import SGD, Criterion, Linear, OptimizerInfo, Ref
+from grader.checks.helpers import module_info, module_param
 from grader.references import assignment5 as ref
 
 
 # ------------------------------------------------------------------ helpers
-def _show(value) -> str:
-    """A result for feedback: modules and optimizers by their class."""
-    return str(value) if isinstance(value, (ModuleInfo, OptimizerInfo)) else describe_value(value)
 
 
-def _module(judge, value, what: str) -> ModuleInfo:
-    judge.expect(isinstance(value, ModuleInfo), f"{what} should be a torch.nn.Module but is {_show(value)}.")
-    return value
 
 
-def _param(judge, info: ModuleInfo, name: str, what: str) -> torch.Tensor:
-    if name not in info.params:
-        judge.fail(f"{what} has no parameter {name!r}; its parameters are {sorted(info.params) or 'none'}.")
-    return info.params[name]
 
 
-def _seeded_model(student, judge, in_features: int, out_features: int, seed: int, dtype=torch.float32) -> ModuleInfo:
-    """Keep ``LinearModel(in, out)`` (``.double()``-ed for float64) as ``model``, its ``linear.weight``
-    and ``linear.bias`` set to values drawn from ``seed`` through torch's ``state_dict``/``load_state_dict``."""
-    what = f"LinearModel({in_features}, {out_features})"
-    info = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
-    if dtype == torch.float64:
-        info = _module(judge, student.call("double", on=Ref("model")).value, f"{what}.double()")
-    g = torch.Generator().manual_seed(seed)
-    student.call("state_dict", on=Ref("model"), keep="state")
-    for name in ("linear.weight", "linear.bias"):
-        shape = _param(judge, info, name, what).shape
-        student.call("__setitem__", name, torch.rand(shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
-    student.call("load_state_dict", Ref("state"), on=Ref("model"))
-    return student.describe(Ref("model"))
 
 
 def _layer(in_features: int, out_features: int, seed: int = 0) -> Linear:
@@ -73,15 +50,15 @@ def _problem(data, in_features: int, out_features: int, n: int, dtype=torch.floa
 # ------------------------------------------------------------------ LinearModel
 @check("LinearModel.defaults", points=3, hint="def __init__(self, in_features=1, out_features=1): super().__init__(); self.linear = torch.nn.Linear(in_features, out_features)")
 def test_LinearModel_defaults(student, judge):
-    info = _module(judge, student.call("LinearModel", keep="model").value, "LinearModel()")
+    info = module_info(judge, student.call("LinearModel", keep="model").value, what="LinearModel()")
     for name, shape in ref.parameter_shapes(1, 1).items():
-        got = tuple(_param(judge, info, name, "LinearModel()").shape)
+        got = tuple(module_param(judge, info, name, what="LinearModel()").shape)
         judge.expect(got == shape, f"LinearModel()'s {name} has shape {got}; with the defaults (1, 1) it should be {shape}.")
 
 
 @check("LinearModel.only_linear", points=5, hint="the only submodule with parameters is self.linear = torch.nn.Linear(...): no extra nn.Parameter, no second layer")
 def test_LinearModel_only_linear(student, judge):
-    info = _module(judge, student.call("LinearModel", 3, 2, keep="model").value, "LinearModel(3, 2)")
+    info = module_info(judge, student.call("LinearModel", 3, 2, keep="model").value, what="LinearModel(3, 2)")
     judge.expect(
         info.children.get("linear") == ref.LINEAR,
         f"LinearModel(3, 2).linear should be a torch.nn.Linear; the submodules are {info.children or 'none'}.",
@@ -98,8 +75,8 @@ def test_LinearModel_only_linear(student, judge):
 @given(in_features=S.st.integers(1, 4), out_features=S.st.integers(1, 3), n=S.st.integers(1, 6), data=S.st.data())
 def test_LinearModel_forward_float32(student, judge, in_features, out_features, n, data):
     what = f"LinearModel({in_features}, {out_features})"
-    info = _seeded_model(student, judge, in_features, out_features, data.draw(S.seeds))
-    weight, bias = _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+    info = ref.seeded_model(student, judge, in_features, out_features, data.draw(S.seeds))
+    weight, bias = module_param(judge, info, "linear.weight", what=what), module_param(judge, info, "linear.bias", what=what)
     x = data.draw(S.tensors((n, in_features)))
     got = student.call("forward", x, on=Ref("model")).value
     judge.close(got, ref.forward(x, weight, bias), what=f"{what}.forward(x)",
@@ -112,7 +89,7 @@ def test_make_optimizer_sgd(student, judge):
     opt = student.call("make_optimizer", _layer(3, 2), 0.05, keep="opt").value
     judge.expect(
         isinstance(opt, OptimizerInfo) and opt.type == ref.SGD,
-        f"make_optimizer(model, 0.05) for model = torch.nn.Linear(3, 2) returned {_show(opt)}; expected a torch.optim.SGD.",
+        f"make_optimizer(model, 0.05) for model = torch.nn.Linear(3, 2) returned {describe_value(opt)}; expected a torch.optim.SGD.",
     )
 
 
@@ -122,7 +99,7 @@ def test_make_optimizer_lr(student, judge):
     for lr in (0.01, 0.25, 0.003):
         opt = student.call("make_optimizer", model, lr, keep="opt").value
         model = Ref("model")  # the same torch.nn.Linear for the next learning rates
-        judge.expect(isinstance(opt, OptimizerInfo) and opt.groups, f"make_optimizer(model, {lr}) returned {_show(opt)}, not an optimizer.")
+        judge.expect(isinstance(opt, OptimizerInfo) and opt.groups, f"make_optimizer(model, {lr}) returned {describe_value(opt)}, not an optimizer.")
         for i, group in enumerate(opt.groups):
             got = group.settings.get("lr")
             judge.expect(
@@ -134,7 +111,7 @@ def test_make_optimizer_lr(student, judge):
 @check("make_optimizer.all_parameters", points=5, hint="optimize all of model.parameters(), each once: not only the weight")
 def test_make_optimizer_all_parameters(student, judge):
     opt = student.call("make_optimizer", _layer(3, 2), 0.05, keep="opt").value
-    judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, 0.05) returned {_show(opt)}, not an optimizer.")
+    judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, 0.05) returned {describe_value(opt)}, not an optimizer.")
     got = sorted(str(n) for g in opt.groups for n in g.params)
     expected = ["model.linear.bias", "model.linear.weight"]
     judge.expect(
@@ -194,7 +171,7 @@ WORKED_Y = [[2.0], [4.0], [6.0]]
 def test_fit_worked_example(student, judge):
     x, y = torch.tensor(WORKED_X), torch.tensor(WORKED_Y)
     what = "fit(x, y, lr=0.01, epochs=100, seed=0) on the worked example"
-    _module(judge, student.call("fit", x, y, 0.01, 100, 0, keep="fitted").value, what)
+    module_info(judge, student.call("fit", x, y, 0.01, 100, 0, keep="fitted").value, what=what)
     at4 = torch.tensor([[4.0]])
     got = student.call("forward", at4, on=Ref("fitted")).value
     weight, bias = ref.fit(x, y, 0.01, 100, 0)
@@ -208,7 +185,7 @@ def test_fit_seed_then_build(student, judge):
     for in_features, out_features, seed in ((1, 1, 0), (3, 2, 7), (2, 1, 1234)):
         x, y = torch.randn(4, in_features, generator=g), torch.randn(4, out_features, generator=g)
         what = f"fit(x, y, lr=0.1, epochs=0, seed={seed}) with x of shape {tuple(x.shape)} and y of shape {tuple(y.shape)}"
-        info = _module(judge, student.call("fit", x, y, 0.1, 0, seed).value, what)
+        info = module_info(judge, student.call("fit", x, y, 0.1, 0, seed).value, what=what)
         weight, bias = ref.initial_parameters(in_features, out_features, seed)
-        judge.close(_param(judge, info, "linear.weight", what), weight, what=f"the weight returned by {what}")
-        judge.close(_param(judge, info, "linear.bias", what), bias, what=f"the bias returned by {what}")
+        judge.close(module_param(judge, info, "linear.weight", what=what), weight, what=f"the weight returned by {what}")
+        judge.close(module_param(judge, info, "linear.bias", what=what), bias, what=f"the bias returned by {what}")

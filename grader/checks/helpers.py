@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from grader.checks.compare import Judge, describe_value
-from grader.exchange import NumpyScalar
+from grader.exchange import ModuleInfo, NumpyScalar
 
 
 def worked_example(dtype=torch.float32):
@@ -68,3 +68,16 @@ def same_array(judge: Judge, value, expected: np.ndarray, *, what: str, inputs: 
     judge.expect(value.shape == expected.shape, f"{what} has shape {value.shape}, expected {expected.shape}.", inputs=inputs)
     judge.close(torch.from_numpy(value.copy()), torch.from_numpy(expected), what=what, inputs=inputs)
     return value
+
+
+def module_info(judge: Judge, value, *, what: str) -> ModuleInfo:
+    """``value`` if it is a module (as data), else a failure naming what came back."""
+    judge.expect(isinstance(value, ModuleInfo), f"{what} should be a torch.nn.Module but is {describe_value(value)}.")
+    return value
+
+
+def module_param(judge: Judge, info: ModuleInfo, name: str, *, what: str) -> torch.Tensor:
+    """The parameter ``name`` of a module, else a failure listing the parameters it has."""
+    if name not in info.params:
+        judge.fail(f"{what} has no parameter {name!r}; its parameters are {sorted(info.params) or 'none'}.")
+    return info.params[name]

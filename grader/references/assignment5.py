@@ -141,3 +141,24 @@ def fit(x, y, lr, epochs, seed):
         return weight, bias
     _, weights, biases = train_steps(weight, bias, plain_sgd(lr), torch.nn.MSELoss(), [(x, y)] * epochs)
     return weights[-1], biases[-1]
+
+
+# ------------------------------------------------------------------ check set-up
+def seeded_model(student, judge, in_features: int, out_features: int, seed: int, dtype=torch.float32):
+    """Keep the student's ``LinearModel(in, out)`` (``.double()``-ed for float64) as ``model``, with
+    ``linear.weight`` and ``linear.bias`` set to values drawn from ``seed`` through torch's own
+    ``state_dict``/``load_state_dict``; return it as data. Shared by the public and hidden checks."""
+    from grader.checks.helpers import module_info, module_param
+    from grader.exchange import Ref
+
+    what = f"LinearModel({in_features}, {out_features})"
+    info = module_info(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what=what)
+    if dtype == torch.float64:
+        info = module_info(judge, student.call("double", on=Ref("model")).value, what=f"{what}.double()")
+    g = torch.Generator().manual_seed(seed)
+    student.call("state_dict", on=Ref("model"), keep="state")
+    for name in ("linear.weight", "linear.bias"):
+        shape = module_param(judge, info, name, what=what).shape
+        student.call("__setitem__", name, torch.rand(shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
+    student.call("load_state_dict", Ref("state"), on=Ref("model"))
+    return student.describe(Ref("model"))

@@ -7,41 +7,18 @@ from hypothesis import strategies as st
 from grader.checks import check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
-from grader.exchange import SGD, Criterion, Linear, ModuleInfo, OptimizerInfo, Ref
+from grader.exchange import SGD, Criterion, Linear, OptimizerInfo, Ref
+from grader.checks.helpers import module_info, module_param
 from grader.references import assignment5 as ref
 
 
 # ------------------------------------------------------------------ helpers (as in the public checks; _layer also in float64, with stale gradients)
-def _show(value) -> str:
-    """A result for feedback: modules and optimizers by their class."""
-    return str(value) if isinstance(value, (ModuleInfo, OptimizerInfo)) else describe_value(value)
 
 
-def _module(judge, value, what: str) -> ModuleInfo:
-    judge.expect(isinstance(value, ModuleInfo), f"{what} should be a torch.nn.Module but is {_show(value)}.")
-    return value
 
 
-def _param(judge, info: ModuleInfo, name: str, what: str) -> torch.Tensor:
-    if name not in info.params:
-        judge.fail(f"{what} has no parameter {name!r}; its parameters are {sorted(info.params) or 'none'}.")
-    return info.params[name]
 
 
-def _seeded_model(student, judge, in_features: int, out_features: int, seed: int, dtype=torch.float32) -> ModuleInfo:
-    """Keep ``LinearModel(in, out)`` (``.double()``-ed for float64) as ``model``, its ``linear.weight``
-    and ``linear.bias`` set to values drawn from ``seed`` through torch's ``state_dict``/``load_state_dict``."""
-    what = f"LinearModel({in_features}, {out_features})"
-    info = _module(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what)
-    if dtype == torch.float64:
-        info = _module(judge, student.call("double", on=Ref("model")).value, f"{what}.double()")
-    g = torch.Generator().manual_seed(seed)
-    student.call("state_dict", on=Ref("model"), keep="state")
-    for name in ("linear.weight", "linear.bias"):
-        shape = _param(judge, info, name, what).shape
-        student.call("__setitem__", name, torch.rand(shape, generator=g, dtype=dtype) * 2 - 1, on=Ref("state"))
-    student.call("load_state_dict", Ref("state"), on=Ref("model"))
-    return student.describe(Ref("model"))
 
 
 def _layer(in_features: int, out_features: int, seed: int = 0, dtype=torch.float32, stale: int | None = None) -> Linear:
@@ -63,7 +40,7 @@ def _data(seed: int, n: int, in_features: int, out_features: int, dtype=torch.fl
 
 
 def _settings(judge, opt, what: str) -> list[dict]:
-    judge.expect(isinstance(opt, OptimizerInfo) and opt.groups, f"{what} returned {_show(opt)}, not an optimizer.")
+    judge.expect(isinstance(opt, OptimizerInfo) and opt.groups, f"{what} returned {describe_value(opt)}, not an optimizer.")
     return [g.settings for g in opt.groups]
 
 
@@ -73,9 +50,9 @@ def _settings(judge, opt, what: str) -> list[dict]:
 @given(in_features=st.integers(1, 6), out_features=st.integers(1, 6))
 def test_LinearModel_shapes(student, judge, in_features, out_features):
     what = f"LinearModel({in_features}, {out_features})"
-    info = _module(judge, student.call("LinearModel", in_features, out_features).value, what)
+    info = module_info(judge, student.call("LinearModel", in_features, out_features).value, what=what)
     for name, shape in ref.parameter_shapes(in_features, out_features).items():
-        got = tuple(_param(judge, info, name, what).shape)
+        got = tuple(module_param(judge, info, name, what=what).shape)
         judge.expect(got == shape, f"{what}'s {name} has shape {got}; expected {shape}.")
 
 
@@ -84,8 +61,8 @@ def test_LinearModel_shapes(student, judge, in_features, out_features):
 @given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), n=st.integers(1, 6), data=st.data())
 def test_LinearModel_forward_float64(student, judge, in_features, out_features, n, data):
     what = f"LinearModel({in_features}, {out_features}).double()"
-    info = _seeded_model(student, judge, in_features, out_features, data.draw(S.seeds), torch.float64)
-    weight, bias = _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+    info = ref.seeded_model(student, judge, in_features, out_features, data.draw(S.seeds), torch.float64)
+    weight, bias = module_param(judge, info, "linear.weight", what=what), module_param(judge, info, "linear.bias", what=what)
     x = data.draw(S.tensors((n, in_features), torch.float64))
     got = student.call("forward", x, on=Ref("model")).value
     judge.close(got, ref.forward(x, weight, bias), what=f"{what}.forward(x) in float64",
@@ -95,7 +72,7 @@ def test_LinearModel_forward_float64(student, judge, in_features, out_features, 
 @check("LinearModel.forward_graph", points=3, hint="forward must stay differentiable: no .detach(), .item() or torch.no_grad() in it")
 def test_LinearModel_forward_graph(student, judge):
     x, _ = _data(61, 5, 3, 2)
-    _module(judge, student.call("LinearModel", 3, 2, keep="model").value, "LinearModel(3, 2)")
+    module_info(judge, student.call("LinearModel", 3, 2, keep="model").value, what="LinearModel(3, 2)")
     call = student.call("forward", x, on=Ref("model"), backward="ones")
     got = judge.tensor(call.value, what="LinearModel(3, 2).forward(x)")
     judge.expect(tuple(got.shape) == (5, 2), f"LinearModel(3, 2).forward(x) for x of shape (5, 3) has shape {tuple(got.shape)}; expected (5, 2).")
@@ -110,11 +87,11 @@ def test_LinearModel_forward_graph(student, judge):
 @check("LinearModel.torch_init", points=3, hint="keep torch.nn.Linear's own initialisation: do not zero, fill or re-draw its weight and bias")
 def test_LinearModel_torch_init(student, judge):
     what = "LinearModel(16, 8)"
-    first = _module(judge, student.call("LinearModel", 16, 8).value, what)
-    second = _module(judge, student.call("LinearModel", 16, 8).value, what)
+    first = module_info(judge, student.call("LinearModel", 16, 8).value, what=what)
+    second = module_info(judge, student.call("LinearModel", 16, 8).value, what=what)
     bound = ref.init_bound(16)
     for info in (first, second):
-        weight, bias = _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+        weight, bias = module_param(judge, info, "linear.weight", what=what), module_param(judge, info, "linear.bias", what=what)
         judge.expect(
             float(weight.abs().max()) <= bound and float(bias.abs().max()) <= bound and float(weight.std()) > bound / 4 and bool(bias.any()),
             f"{what}'s parameters do not look like torch.nn.Linear's own initialisation, uniform in +-1/sqrt(in_features) = +-{bound:g}: "
@@ -157,7 +134,7 @@ def test_make_optimizer_defaults(student, judge):
 def test_make_optimizer_step(student, judge, in_features, out_features, lr, seed):
     layer = _layer(in_features, out_features, seed, stale=seed + 1)  # the gradients the step must follow
     opt = student.call("make_optimizer", layer, lr, keep="opt").value
-    judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, {lr}) returned {_show(opt)}, not an optimizer.")
+    judge.expect(isinstance(opt, OptimizerInfo), f"make_optimizer(model, {lr}) returned {describe_value(opt)}, not an optimizer.")
     student.call("step", on=Ref("opt"))
     after = student.describe(Ref("model"))
     w_ref, b_ref = ref.sgd_step(layer.weight, layer.bias, layer.grad_weight, layer.grad_bias, lr)
@@ -213,18 +190,18 @@ def test_train_step_float64(student, judge, in_features, out_features, lr, seed)
 
 # ------------------------------------------------------------------ fit
 def _fitted(judge, info, what: str):
-    info = _module(judge, info, what)
-    return _param(judge, info, "linear.weight", what), _param(judge, info, "linear.bias", what)
+    info = module_info(judge, info, what=what)
+    return module_param(judge, info, "linear.weight", what=what), module_param(judge, info, "linear.bias", what=what)
 
 
 @check("fit.returns_model", points=3, hint="return the trained LinearModel itself (not its .linear, not its parameters)")
 def test_fit_returns_model(student, judge):
     x, y = _data(66, 5, 3, 2)
     what = "fit(x, y, lr=0.05, epochs=3, seed=1) with x of shape (5, 3) and y of shape (5, 2)"
-    info = _module(judge, student.call("fit", x, y, 0.05, 3, 1).value, what)
+    info = module_info(judge, student.call("fit", x, y, 0.05, 3, 1).value, what=what)
     judge.expect(info.type.rsplit(".", 1)[-1] == "LinearModel", f"{what} returned a {info.type}; expected your LinearModel.")
     for name, shape in ref.parameter_shapes(3, 2).items():
-        got = _param(judge, info, name, what)
+        got = module_param(judge, info, name, what=what)
         judge.expect(tuple(got.shape) == shape, f"{what} returned a model whose {name} has shape {tuple(got.shape)}; expected {shape}.")
     weight, _ = ref.initial_parameters(3, 2, 1)
     judge.expect(not torch.equal(info.params["linear.weight"], weight), f"{what} returned an untrained model: its weight is the initial one.")
