@@ -291,6 +291,10 @@ def describe_error(exc: BaseException, filename: str) -> dict:
     }
 
 
+def _forbidden(api: str) -> dict:
+    return {"ok": False, "error": {"type": "forbidden", "message": _text(api), "line": None, "problem": "forbidden_api"}}
+
+
 def _seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -350,6 +354,9 @@ class Harness:
 
     def call(self, request: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         fn = self._target(request)
+        if not callable(fn) and request.get("self") is not None:
+            message = _text(f"the {_type_name(self.objects.get(request['self']))} object has no method {request['fn']}()")
+            return {"ok": False, "error": {"type": "AttributeError", "message": message, "line": None, "problem": None}}, []
         if not callable(fn):
             return {"ok": False, "error": {"type": "missing", "message": "", "line": None, "problem": "missing"}}, []
         if request.get("seed") is not None:
@@ -374,8 +381,7 @@ class Harness:
                 except ForbiddenCall:
                     pass
                 if guard.hit is not None:
-                    error = {"type": "forbidden", "message": _text(guard.hit), "line": None, "problem": "forbidden_api"}
-                    return {"ok": False, "error": error}, []
+                    return _forbidden(guard.hit), []
             else:
                 with grad_mode:
                     result = fn(*args)
@@ -395,8 +401,7 @@ class Harness:
                     backward_error = describe_error(exc, self.filename)
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
             if guard is not None and guard.hit is not None:
-                error = {"type": "forbidden", "message": _text(guard.hit), "line": None, "problem": "forbidden_api"}
-                return {"ok": False, "error": error}, []
+                return _forbidden(guard.hit), []
             return {"ok": False, "error": describe_error(exc, self.filename)}, []
         try:
             enc = _Encoder(inputs, self._owners())
