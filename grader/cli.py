@@ -208,6 +208,12 @@ def grade(
         out_dir = output.resolve()
         if any(out_dir == d.resolve() or d.resolve() in out_dir.parents for d in dirs):
             raise UsageError(f"-o {output} lies inside a submissions folder: pick another output folder")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / ".write-test").touch()
+            (out_dir / ".write-test").unlink()
+        except OSError as exc:
+            raise UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})") from None
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)

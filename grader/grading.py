@@ -9,6 +9,7 @@ from typing import Callable
 
 from grader import report
 from grader.course import Assignment
+from grader.errors import UsageError
 from grader.runner import run_checks
 from grader.sandbox import policy
 from grader.scoring import CheckResult, Score, score
@@ -126,8 +127,8 @@ def grade_class(
                 out / "feedback" / f"{name}.md",
                 report.feedback_md(name, assignment.name, graded.results, graded.score, graded.problems, graded.notes),
             )
-        except OSError:
-            raise
+        except OSError as exc:
+            raise UsageError(f"cannot write the results to {out}: {exc.strerror or exc}; pick a writable output folder") from exc
         except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
             failures.append((name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
             on_done(None, name)

@@ -80,6 +80,8 @@ def test_usage_errors_exit_2_with_a_clear_message(tmp_path):
     assert proc.returncode == 2 and "--path" in proc.stderr
     proc = run_grader("grade", "assignment2", tmp_path / "missing", "-o", tmp_path / "out")
     assert proc.returncode == 2 and "is not a folder" in proc.stderr
+    proc = run_grader("grade", "assignment2", ROOT / "examples" / "assignment2", "-o", "/proc/no-such-output")
+    assert proc.returncode == 2 and "cannot write there" in proc.stderr
 
 
 def test_check_works_without_solutions(tmp_path):
