@@ -230,9 +230,8 @@ def grade(
         ) as progress:
             task = progress.add_task(f"grading {a.name}", total=len(entries), last="")
 
-            def on_done(graded, student: str) -> None:
-                last = f"{student}: {fmt_points(graded.score.score)}" if graded else f"{student}: grader failure"
-                progress.update(task, advance=1, last=escape(last))
+            def on_done(student: str, status: str) -> None:
+                progress.update(task, advance=1, last=escape(f"{student}: {status}"))
 
             result = grade_class(
                 assignment=a, entries=entries, out=out_dir, course=root, launcher=launcher,
@@ -242,7 +241,8 @@ def grade(
         _fail(exc)
     finally:
         launcher.close()
-    err.print(f"graded {len(result.graded)} submissions; gradebook: {escape(str(out_dir / 'grades.csv'))}")
+    reused = f" (and reused {len(result.reused)} unchanged results)" if result.reused else ""
+    err.print(f"graded {len(result.graded)} submissions{reused}; gradebook: {escape(str(out_dir / 'grades.csv'))}")
     for student, what in result.failures:
         err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
     raise typer.Exit(1 if result.failures else 0)

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader import report
+from grader import report, resume
 from grader.course import Assignment
 from grader.errors import UsageError
 from grader.runner import run_checks
 from grader.sandbox import policy
-from grader.scoring import CheckResult, Score, score
+from grader.scoring import CheckResult, Score, fmt_points, score
 from grader.student import Student, Submission
 from grader.submissions import locate, safe_name
 
@@ -84,6 +84,9 @@ def run_one(
 @dataclass
 class ClassResult:
     graded: list[Graded]
+    """Submissions graded in this run."""
+    reused: list[str]
+    """Students whose stored result was still valid (nothing changed since it was written)."""
     failures: list[tuple[str, str]]
     """``(student, what went wrong in the grader)`` for submissions without a row."""
 
@@ -97,20 +100,33 @@ def grade_class(
     launcher,
     limits: policy.Limits,
     hidden_paths: list[Path],
-    on_done: Callable[[Graded | None, str], None] = lambda graded, student: None,
+    on_done: Callable[[str, str], None] = lambda student, status: None,
 ) -> ClassResult:
-    """Grade every submission with public and hidden checks, writing each student's files as soon as they are graded."""
+    """Grade every submission with public and hidden checks, writing each student's files as soon as they
+    are graded; a submission whose stored result is still valid (:mod:`grader.resume`) is not graded again."""
     files, hidden_files = _check_files(assignment, hidden=True)
     filesystem = policy.filesystem(hidden=hidden_paths)
+    digest = resume.checks_digest(assignment, limits)
+    rows: dict[str, dict] = {}
     graded_all: list[Graded] = []
+    reused: list[str] = []
     failures: list[tuple[str, str]] = []
+    keys: dict[str, str] = {}
 
     def students():
         for student_name, entry in entries:
             name = safe_name(student_name)
+            submission = locate(name, entry, module=assignment.module)
+            keys[name] = resume.submission_key(digest, submission)
+            row = resume.reusable_row(out / "results" / f"{name}.json", keys[name])
+            if row is not None:
+                rows[name] = {"student": name, **row}
+                reused.append(name)
+                on_done(name, f"{fmt_points(row['score'])} (unchanged)")
+                continue
             yield Student(
                 launcher=launcher,
-                submission=locate(name, entry, module=assignment.module),
+                submission=submission,
                 module_name=assignment.module,
                 functions=assignment.functions,
                 limits=limits,
@@ -122,30 +138,31 @@ def grade_class(
         name = student.submission.name
         try:
             graded = _graded(student, results)
-            report.write_atomic(out / "results" / f"{name}.json", report.results_json(graded.results, graded.score, graded.problems, graded.notes))
             report.write_atomic(
                 out / "feedback" / f"{name}.md",
                 report.feedback_md(name, assignment.name, graded.results, graded.score, graded.problems, graded.notes),
+            )
+            # Written last: a results file with its key is what marks the student as done.
+            report.write_atomic(
+                out / "results" / f"{name}.json",
+                report.results_json(graded.results, graded.score, graded.problems, graded.notes, key=keys[name]),
             )
         except OSError as exc:
             raise UsageError(f"cannot write the results to {out}: {exc.strerror or exc}; pick a writable output folder") from exc
         except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
             failures.append((name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
-            on_done(None, name)
+            on_done(name, "grader failure")
             return
         graded_all.append(graded)
-        on_done(graded, name)
+        rows[name] = {
+            "student": name,
+            "score": graded.score.score,
+            "max_score": graded.score.max_score,
+            "problems": report.ordered_problems(graded.problems),
+            "earned": graded.score.earned,
+        }
+        on_done(name, fmt_points(graded.score.score))
 
     check_ids = run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
-    rows = [
-        {
-            "student": g.student,
-            "score": g.score.score,
-            "max_score": g.score.max_score,
-            "problems": report.ordered_problems(g.problems),
-            "earned": g.score.earned,
-        }
-        for g in graded_all
-    ]
-    report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, rows))
-    return ClassResult(graded_all, failures)
+    report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))
+    return ClassResult(graded_all, reused, failures)

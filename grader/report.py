@@ -39,7 +39,7 @@ def ordered_problems(problems: set[str]) -> list[str]:
     return [code for code in PROBLEM_CODES if code in problems]
 
 
-def results_json(results: list[CheckResult], score: Score, problems: set[str], notes: list[str]) -> str:
+def results_json(results: list[CheckResult], score: Score, problems: set[str], notes: list[str], *, key: str = "") -> str:
     """Gradescope's results.json for one student."""
     doc = {
         "score": score.score,
@@ -57,7 +57,7 @@ def results_json(results: list[CheckResult], score: Score, problems: set[str], n
             }
             for r in results
         ],
-        "extra_data": {"problems": ordered_problems(problems)},
+        "extra_data": {"problems": ordered_problems(problems), "key": key},
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 

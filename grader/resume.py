@@ -1,0 +1,56 @@
+"""Resuming an interrupted batch: a result is reused when neither the submission nor the checks changed.
+
+Every student's ``results/<student>.json`` carries a key: a hash of the
+submission's module file, of the assignment's checks and references, of the
+grader's version and of the limits it was graded under. A re-run reads the
+key back and grades only what is missing or changed, so an interrupted batch
+(Ctrl-C, ``kill -9``) continues where it stopped and ends with the same
+gradebook as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import grader
+from grader.course import Assignment
+from grader.sandbox.policy import Limits
+from grader.student import Submission
+
+
+def checks_digest(assignment: Assignment, limits: Limits) -> str:
+    """What a grade depends on besides the submission: checks, references, grader version, limits."""
+    h = hashlib.sha256(grader.__version__.encode())
+    references = Path(grader.__file__).parent / "references" / f"{assignment.name}.py"
+    for path in (assignment.public_checks, assignment.hidden_checks, references, assignment.directory / "assignment.toml"):
+        if path is not None and path.is_file():
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    h.update(repr(limits).encode())
+    return h.hexdigest()
+
+
+def submission_key(digest: str, submission: Submission) -> str:
+    h = hashlib.sha256(digest.encode())
+    if submission.module_path is not None:
+        h.update(submission.module_path.read_bytes())
+    h.update(json.dumps([sorted(submission.problems), submission.reason]).encode())
+    return h.hexdigest()
+
+
+def reusable_row(results_file: Path, key: str) -> dict | None:
+    """The gradebook row stored in ``results_file`` if it was graded under ``key``, else None."""
+    try:
+        doc = json.loads(results_file.read_text(encoding="utf-8"))
+        extra = doc["extra_data"]
+        if extra.get("key") != key:
+            return None
+        return {
+            "score": float(doc["score"]),
+            "max_score": float(doc["max_score"]),
+            "problems": list(extra.get("problems", [])),
+            "earned": {t["name"]: float(t["score"]) for t in doc["tests"]},
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

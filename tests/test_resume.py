@@ -1,0 +1,77 @@
+"""An interrupted or repeated `grader grade` continues where it stopped and never loses or duplicates a grade."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, run_grader
+
+CLASS = ROOT / "examples" / "assignment2"
+
+
+def _class(tmp_path):
+    folder = tmp_path / "class"
+    shutil.copytree(CLASS, folder)
+    return folder
+
+
+def test_unchanged_results_are_reused_and_changed_submissions_regraded(tmp_path):
+    folder, out = _class(tmp_path), tmp_path / "out"
+    first = run_grader("grade", "assignment2", folder, "-o", out)
+    assert first.returncode == 0, first.stderr
+    gradebook = (out / "grades.csv").read_text()
+    again = run_grader("grade", "assignment2", folder, "-o", out)
+    assert again.returncode == 0 and "graded 0 submissions (and reused 12 unchanged results)" in again.stderr
+    assert (out / "grades.csv").read_text() == gradebook
+    # dave fixes his zero_grad: only he is graded again, and his row changes.
+    shutil.copy(folder / "alice" / "linear_regression.py", folder / "dave" / "linear_regression.py")
+    fixed = run_grader("grade", "assignment2", folder, "-o", out)
+    assert "graded 1 submissions (and reused 11 unchanged results)" in fixed.stderr
+    rows = {line.split(",")[0]: line for line in (out / "grades.csv").read_text().splitlines()}
+    assert rows["dave"].split(",")[1] == "100"
+    assert {k: v for k, v in rows.items() if k != "dave"} == {
+        line.split(",")[0]: line for line in gradebook.splitlines() if not line.startswith("dave,")
+    }
+
+
+def test_changed_checks_regrade_everyone(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "assignments", course / "assignments")
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    folder, out = tmp_path / "class", tmp_path / "out"
+    folder.mkdir()
+    for name in ("alice", "dave"):
+        shutil.copytree(CLASS / name, folder / name)
+    assert run_grader("grade", "assignment2", folder, "-o", out, "--course", course).returncode == 0
+    hidden = course / "solutions" / "assignment2" / "checks_hidden.py"
+    hidden.write_text(hidden.read_text() + "\n# an edited check file\n")
+    again = run_grader("grade", "assignment2", folder, "-o", out, "--course", course)
+    assert again.returncode == 0 and "graded 2 submissions" in again.stderr and "reused" not in again.stderr
+
+
+def test_sigkill_mid_batch_then_rerun_gives_the_uninterrupted_gradebook(tmp_path):
+    folder = _class(tmp_path)
+    clean = run_grader("grade", "assignment2", folder, "-o", tmp_path / "clean")
+    assert clean.returncode == 0, clean.stderr
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "grade", "assignment2", str(folder), "-o", str(out)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "results").glob("*.json"))) < 4:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list((out / "results").glob("*.json")))
+    assert 4 <= done < 12, f"the batch was not interrupted mid-way ({done} results)"
+    assert not (out / "grades.csv").exists()
+    rerun = run_grader("grade", "assignment2", folder, "-o", out)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"reused {done} unchanged results" in rerun.stderr
+    assert (out / "grades.csv").read_text() == (tmp_path / "clean" / "grades.csv").read_text()
