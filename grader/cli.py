@@ -11,6 +11,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import List, Optional
 
@@ -84,10 +85,16 @@ def _module_path(assignment, path: Optional[Path]) -> Path:
             f"no {expected} in the current folder or in assignments/{assignment.name}/: "
             "run from your assignment folder or pass --path"
         )
+    staging = Path(tempfile.mkdtemp(prefix="grader-check-"))
+    if path.is_file() and path.suffix != ".py":
+        found = locate("you", path, module=assignment.module, staging=staging)
+        if found.module_path is None:
+            raise UsageError(f"{path}: {found.reason}")
+        return found.module_path
     if path.is_file():
         return path
     if path.is_dir():
-        found = locate(path.name, path, module=assignment.module)
+        found = locate(path.name, path, module=assignment.module, staging=staging)
         if found.module_path is None:
             raise UsageError(f"{path}: {found.reason}")
         return found.module_path

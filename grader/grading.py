@@ -116,7 +116,7 @@ def grade_class(
     def students():
         for student_name, entry in entries:
             name = safe_name(student_name)
-            submission = locate(name, entry, module=assignment.module)
+            submission = locate(name, entry, module=assignment.module, staging=out / ".staging")
             keys[name] = resume.submission_key(digest, submission)
             row = resume.reusable_row(out / "results" / f"{name}.json", keys[name])
             if row is not None:

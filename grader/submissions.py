@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from grader import forms
 from grader.errors import UsageError
 from grader.student import Submission
 
@@ -79,23 +80,82 @@ def _usable(student: str, path: Path, shown: str) -> Submission:
     return Submission(name=student, module_path=path)
 
 
-def locate(student: str, entry: Path, *, module: str) -> Submission:
-    """The submission's module file, or the reason (and problem code) why there is none."""
+def _staged(student: str, module: str, source: str | bytes, staging: Path) -> Path:
+    """Write a module recovered from an archive or a notebook where the grader can copy it from."""
+    folder = staging / student
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{module}.py"
+    if isinstance(source, str):
+        path.write_text(source, encoding="utf-8")
+    else:
+        path.write_bytes(source)
+    return path
+
+
+def _from_notebook(student: str, data: bytes, shown: str, *, module: str, staging: Path) -> Submission:
+    try:
+        source = forms.notebook_source(data)
+    except ValueError as exc:
+        return Submission(name=student, module_path=None, problems={"syntax"}, reason=f"{shown}: {exc}")
+    return Submission(name=student, module_path=_staged(student, module, source, staging))
+
+
+def _from_archive(student: str, entry: Path, *, module: str, staging: Path) -> Submission:
+    try:
+        files = forms.archive_files(entry)
+        for wanted in (f"{module}.py", f"{module}.ipynb"):
+            matches = sorted((n for n in files if PurePosixPath(n).name == wanted), key=lambda n: (n.count("/"), n))
+            if matches:
+                data = forms.read_member(entry, files[matches[0]])
+                shown = f"{entry.name}:{matches[0]}"
+                if len(data) > MAX_MODULE_BYTES:
+                    return Submission(name=student, module_path=None, problems={"import"},
+                                      reason=f"{shown} is {len(data) // 1024} KB; a module may be at most {MAX_MODULE_BYTES // 1024} KB")
+                if wanted.endswith(".ipynb"):
+                    return _from_notebook(student, data, shown, module=module, staging=staging)
+                return Submission(name=student, module_path=_staged(student, module, data, staging))
+    except forms.ArchiveRejected as exc:
+        return Submission(name=student, module_path=None, problems={"archive"}, reason=f"{entry.name} was rejected: {exc}")
+    names = sorted(files)
+    listing = ", ".join(names[:MAX_LISTED]) + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
+    return Submission(
+        name=student, module_path=None, problems={"file_name"},
+        reason=f"expected {module}.py (or {module}.ipynb) in {entry.name}; found: {listing or 'no files'}",
+    )
+
+
+def locate(student: str, entry: Path, *, module: str, staging: Path) -> Submission:
+    """The submission's module file, or the reason (and problem code) why there is none.
+
+    A ``.py`` file or folder is used in place; a module inside a ``.zip`` or
+    a notebook is written to ``staging/<student>/`` first.
+    """
     expected = f"{module}.py"
     if entry.is_file() or entry.is_symlink():
         if entry.suffix == ".py":
             return _usable(student, entry, entry.name)
+        if entry.suffix == ".ipynb" and not entry.is_symlink():
+            return _from_notebook(student, entry.read_bytes(), entry.name, module=module, staging=staging)
+        if entry.suffix == ".zip" and not entry.is_symlink():
+            return _from_archive(student, entry, module=module, staging=staging)
         return Submission(
             name=student,
             module_path=None,
             problems={"file_name"},
-            reason=f"expected {expected} (or a folder holding it); found the file {entry.name}",
+            reason=f"expected {expected} (or a folder, .zip or .ipynb holding it); found the file {entry.name}",
         )
     files = _walk(entry)
-    exact = [p for p in files if p.name == expected]
-    if exact:
-        best = min(exact, key=lambda p: (len(p.parts), str(p)))
-        return _usable(student, best, str(best.relative_to(entry)))
+    for wanted in (expected, f"{module}.ipynb"):
+        exact = [p for p in files if p.name == wanted]
+        if exact:
+            best = min(exact, key=lambda p: (len(p.parts), str(p)))
+            shown = str(best.relative_to(entry))
+            if wanted.endswith(".ipynb"):
+                usable = _usable(student, best, shown)
+                if usable.module_path is None:
+                    return usable
+                return _from_notebook(student, best.read_bytes(), shown, module=module, staging=staging)
+            return _usable(student, best, shown)
     if not files:
         return Submission(name=student, module_path=None, problems={"missing"}, reason=f"the submission is empty: expected {expected}")
     return Submission(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
+import zipfile
 
 import pytest
+
+from conftest import ROOT
 
 from grader.errors import UsageError
 from grader.submissions import MAX_MODULE_BYTES, discover, locate
@@ -36,32 +40,109 @@ def test_module_is_found_at_any_depth_but_never_through_links(tmp_path):
     (nested / f"{MODULE}.py").write_text("x = 1\n")
     (tmp_path / "carol" / "__MACOSX").mkdir()
     (tmp_path / "carol" / "__MACOSX" / f"{MODULE}.py").write_text("junk")
-    assert locate("carol", tmp_path / "carol", module=MODULE).module_path == nested / f"{MODULE}.py"
+    assert locate("carol", tmp_path / "carol", module=MODULE, staging=tmp_path / "staging").module_path == nested / f"{MODULE}.py"
 
     secret = tmp_path / "secret.py"
     secret.write_text("hidden = 1\n")
     (tmp_path / "mallory").mkdir()
     os.symlink(secret, tmp_path / "mallory" / f"{MODULE}.py")
-    found = locate("mallory", tmp_path / "mallory", module=MODULE)
+    found = locate("mallory", tmp_path / "mallory", module=MODULE, staging=tmp_path / "staging")
     assert found.module_path is None and found.problems == {"file_name"} and "link" in found.reason
 
     (tmp_path / "eve").mkdir()
     os.symlink(tmp_path / "carol", tmp_path / "eve" / "linked_dir")
-    assert locate("eve", tmp_path / "eve", module=MODULE).module_path is None
+    assert locate("eve", tmp_path / "eve", module=MODULE, staging=tmp_path / "staging").module_path is None
 
 
 def test_misnamed_empty_and_oversized_submissions_get_reasons(tmp_path):
     (tmp_path / "dave").mkdir()
     (tmp_path / "dave" / "linear_regression (1).py").write_text("")
-    found = locate("dave", tmp_path / "dave", module=MODULE)
+    found = locate("dave", tmp_path / "dave", module=MODULE, staging=tmp_path / "staging")
     assert found.problems == {"file_name"}
     assert "linear_regression.py" in found.reason and "linear_regression (1).py" in found.reason
     (tmp_path / "erin").mkdir()
-    assert locate("erin", tmp_path / "erin", module=MODULE).problems == {"missing"}
+    assert locate("erin", tmp_path / "erin", module=MODULE, staging=tmp_path / "staging").problems == {"missing"}
     big = tmp_path / "frank.py"
     big.write_bytes(b"#" * (MAX_MODULE_BYTES + 1))
-    found = locate("frank", big, module=MODULE)
+    found = locate("frank", big, module=MODULE, staging=tmp_path / "staging")
     assert found.module_path is None and "at most" in found.reason
     notes = tmp_path / "grace.txt"
     notes.write_text("")
-    assert locate("grace", notes, module=MODULE).problems == {"file_name"}
+    assert locate("grace", notes, module=MODULE, staging=tmp_path / "staging").problems == {"file_name"}
+
+
+SOLUTION = ROOT / "solutions" / "assignment2" / "linear_regression.py"
+
+
+def _zip(path, members: dict, links: tuple = ()):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+    return path
+
+
+def test_zip_archives_yield_the_module_or_a_reason(tmp_path):
+    staging = tmp_path / "staging"
+    good = _zip(tmp_path / "alice.zip", {"hw/linear_regression.py": SOLUTION.read_text(), "__MACOSX/hw/._linear_regression.py": "junk"})
+    found = locate("alice", good, module=MODULE, staging=staging)
+    assert found.module_path == staging / "alice" / f"{MODULE}.py"
+    assert found.module_path.read_text() == SOLUTION.read_text()
+    cases = {
+        "escape": ({"../../evil.py": "x"}, (), "outside the archive"),
+        "absolute": ({"/etc/evil.py": "x"}, (), "outside the archive"),
+        "link": ({}, ("linear_regression.py",), "is a link"),
+        "bomb": ({"linear_regression.py": "#" * (20 * 1024 * 1024)}, (), "zip bomb"),
+        "empty": ({}, (), "empty"),
+    }
+    for name, (members, links, why) in cases.items():
+        found = locate(name, _zip(tmp_path / f"{name}.zip", members, links), module=MODULE, staging=staging)
+        assert found.module_path is None and found.problems == {"archive"} and why in found.reason, (name, found.reason)
+    (tmp_path / "corrupt.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    found = locate("corrupt", tmp_path / "corrupt.zip", module=MODULE, staging=staging)
+    assert found.problems == {"archive"} and "corrupt" in found.reason
+    found = locate("misnamed", _zip(tmp_path / "misnamed.zip", {"linear_regresion.py": "x"}), module=MODULE, staging=staging)
+    assert found.problems == {"file_name"} and "linear_regresion.py" in found.reason
+
+
+def test_notebooks_become_modules_without_magics(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Linear regression"),
+        nbformat.v4.new_code_cell("%matplotlib inline\n!pip install torch\nimport torch"),
+        nbformat.v4.new_code_cell("%%bash\nrm -rf /"),
+        nbformat.v4.new_code_cell("def forward(x, w, b):\n    return x @ w + b"),
+    ]
+    path = tmp_path / "bob.ipynb"
+    path.write_text(nbformat.writes(nb))
+    found = locate("bob", path, module=MODULE, staging=tmp_path / "staging")
+    source = found.module_path.read_text()
+    compile(source, "nb", "exec")
+    assert "def forward" in source and "import torch" in source
+    assert "\n%" not in "\n" + source and "\n!" not in "\n" + source and "# [grader] cell magic removed: rm -rf /" in source
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    found = locate("broken", tmp_path / "broken.ipynb", module=MODULE, staging=tmp_path / "staging")
+    assert found.module_path is None and found.problems == {"syntax"} and "notebook cannot be read" in found.reason
+
+
+def test_zip_and_notebook_submissions_grade_end_to_end(tmp_path):
+    import nbformat
+
+    from conftest import grade
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    _zip(folder / "alice.zip", {"alice/linear_regression.py": SOLUTION.read_text()})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext autoreload"), nbformat.v4.new_code_cell(SOLUTION.read_text())]
+    (folder / "bob.ipynb").write_text(nbformat.writes(nb))
+    _zip(folder / "eve.zip", {"../linear_regression.py": SOLUTION.read_text()})
+    book = grade(folder, tmp_path / "out")
+    assert book.rows["alice"]["score"] == "100" and book.rows["bob"]["score"] == "100"
+    assert book.rows["eve"]["score"] == "0" and book.rows["eve"]["problems"] == "archive"
+    assert "outside the archive" in book.feedback("eve")
