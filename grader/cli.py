@@ -9,7 +9,9 @@ import os
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -85,7 +87,8 @@ def _module_path(assignment, path: Optional[Path]) -> Path:
             f"no {expected} in the current folder or in assignments/{assignment.name}/: "
             "run from your assignment folder or pass --path"
         )
-    staging = Path(tempfile.mkdtemp(prefix="grader-check-"))
+    staging = Path(tempfile.mkdtemp(prefix="grader-check-"))  # for a module inside a .zip or a notebook
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)
     if path.is_file() and path.suffix != ".py":
         found = locate("you", path, module=assignment.module, staging=staging)
         if found.module_path is None:
