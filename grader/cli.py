@@ -12,8 +12,10 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import atexit
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -203,6 +205,8 @@ def grade(
     output: Path = typer.Option(..., "-o", "--output", help="Folder for grades.csv, results/ and feedback/."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may take (student code included); a submission gets 12x, at least 60 s."),
     memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
+    jobs: int = typer.Option(1, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes."),
+    shard: Optional[str] = typer.Option(None, "--shard", hidden=True, help="K/N: grade only every N-th submission from the K-th (a worker of -j)."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
     """Run public and hidden checks on every submission; write the gradebook."""
@@ -224,10 +228,29 @@ def grade(
             (out_dir / ".write-test").unlink()
         except OSError as exc:
             raise UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})") from None
+        if shard is not None:
+            entries = _shard(entries, shard)
+    except GraderError as exc:
+        _fail(exc)
+    workers = []
+    if jobs > 1 and shard is None and len(entries) > 1:
+        # Workers grade disjoint shards into the same output folder; the pass below then finds
+        # their results (grader.resume), grades whatever a worker left, and writes the gradebook.
+        passthrough = [a.name, *map(str, dirs), "-o", str(out_dir), "--timeout", str(timeout), "--memory", str(memory)]
+        passthrough += ["--course", str(root)] if course else []
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "grader.cli", "grade", *passthrough, "--shard", f"{k}/{jobs}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+            for k in range(min(jobs, len(entries)))
+        ]
+    try:
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)
-    _print_notes(launcher, grading=True)
+    if shard is None:
+        _print_notes(launcher, grading=True)
     from grader.grading import grade_class
     from grader.sandbox.policy import Limits
 
@@ -239,23 +262,54 @@ def grade(
             TextColumn("{task.fields[last]}"), console=err, transient=False,
         ) as progress:
             task = progress.add_task(f"grading {a.name}", total=len(entries), last="")
+            if workers:
+                _wait_for_workers(workers, progress, task, out_dir / "results", len(entries))
+                progress.update(task, completed=0, last="")
 
             def on_done(student: str, status: str) -> None:
                 progress.update(task, advance=1, last=escape(f"{student}: {status}"))
 
             result = grade_class(
                 assignment=a, entries=entries, out=out_dir, course=root, launcher=launcher,
-                limits=limits, hidden_paths=hidden_paths, on_done=on_done,
+                limits=limits, hidden_paths=hidden_paths, on_done=on_done, write_gradebook=shard is None,
             )
     except GraderError as exc:
         _fail(exc)
     finally:
         launcher.close()
-    reused = f" (and reused {len(result.reused)} unchanged results)" if result.reused else ""
-    err.print(f"graded {len(result.graded)} submissions{reused}; gradebook: {escape(str(out_dir / 'grades.csv'))}")
+    if workers:
+        summary = f"graded {len(entries) - len(result.failures)} submissions with {len(workers)} workers"
+    else:
+        reused = f" (and reused {len(result.reused)} unchanged results)" if result.reused else ""
+        summary = f"graded {len(result.graded)} submissions{reused}"
+    where = "" if shard is not None else f"; gradebook: {escape(str(out_dir / 'grades.csv'))}"
+    err.print(summary + where)
     for student, what in result.failures:
         err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
     raise typer.Exit(1 if result.failures else 0)
+
+
+def _shard(entries: list, spec: str) -> list:
+    try:
+        k, n = (int(v) for v in spec.split("/"))
+        if not 0 <= k < n:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--shard {spec!r}: expected K/N with 0 <= K < N") from None
+    return entries[k::n]
+
+
+def _wait_for_workers(workers: list, progress, task, results: Path, total: int) -> None:
+    """Show the workers' progress (their result files) until they finish; report any that failed."""
+    started = time.time()
+    while any(w.poll() is None for w in workers):
+        done = sum(1 for p in results.glob("*.json") if p.stat().st_mtime >= started) if results.is_dir() else 0
+        progress.update(task, completed=min(done, total), last="parallel workers")
+        time.sleep(0.2)
+    for k, w in enumerate(workers):
+        tail = (w.stderr.read() or "").strip().splitlines()[-3:]
+        if w.returncode not in (0, 1):
+            err.print(f"[yellow]worker {k} stopped with status {w.returncode}; its submissions are graded below.[/] {escape(' '.join(tail))}")
 
 
 def main() -> None:

@@ -101,6 +101,7 @@ def grade_class(
     limits: policy.Limits,
     hidden_paths: list[Path],
     on_done: Callable[[str, str], None] = lambda student, status: None,
+    write_gradebook: bool = True,
 ) -> ClassResult:
     """Grade every submission with public and hidden checks, writing each student's files as soon as they
     are graded; a submission whose stored result is still valid (:mod:`grader.resume`) is not graded again."""
@@ -164,5 +165,6 @@ def grade_class(
         on_done(name, fmt_points(graded.score.score))
 
     check_ids = run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
-    report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))
+    if write_gradebook:
+        report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))
     return ClassResult(graded_all, reused, failures)

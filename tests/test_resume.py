@@ -75,3 +75,14 @@ def test_sigkill_mid_batch_then_rerun_gives_the_uninterrupted_gradebook(tmp_path
     assert rerun.returncode == 0, rerun.stderr
     assert f"reused {done} unchanged results" in rerun.stderr
     assert (out / "grades.csv").read_text() == (tmp_path / "clean" / "grades.csv").read_text()
+
+
+def test_parallel_workers_write_the_same_gradebook(tmp_path):
+    folder = _class(tmp_path)
+    serial = run_grader("grade", "assignment2", folder, "-o", tmp_path / "serial")
+    parallel = run_grader("grade", "assignment2", folder, "-o", tmp_path / "parallel", "-j", "2")
+    assert serial.returncode == parallel.returncode == 0, parallel.stderr
+    assert "graded 12 submissions with 2 workers" in parallel.stderr
+    assert (tmp_path / "parallel" / "grades.csv").read_text() == (tmp_path / "serial" / "grades.csv").read_text()
+    names = sorted(p.name for p in (tmp_path / "serial" / "results").iterdir())
+    assert sorted(p.name for p in (tmp_path / "parallel" / "results").iterdir()) == names
