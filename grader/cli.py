@@ -11,6 +11,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import atexit
 import json
+from collections import Counter
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from grader import course as course_mod
@@ -206,10 +207,12 @@ def grade(
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may take (student code included); a submission gets 12x, at least 60 s."),
     memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
     jobs: int = typer.Option(1, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only errors and the final summary."),
     shard: Optional[str] = typer.Option(None, "--shard", hidden=True, help="K/N: grade only every N-th submission from the K-th (a worker of -j)."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
     """Run public and hidden checks on every submission; write the gradebook."""
+    started = time.monotonic()
     from grader.sandbox.launcher import make_launcher
     from grader.submissions import discover
 
@@ -259,7 +262,8 @@ def grade(
     try:
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[last]}"), console=err, transient=False,
+            TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+            console=err, transient=False, disable=quiet or shard is not None,
         ) as progress:
             task = progress.add_task(f"grading {a.name}", total=len(entries), last="")
             if workers:
@@ -282,8 +286,12 @@ def grade(
     else:
         reused = f" (and reused {len(result.reused)} unchanged results)" if result.reused else ""
         summary = f"graded {len(result.graded)} submissions{reused}"
-    where = "" if shard is not None else f"; gradebook: {escape(str(out_dir / 'grades.csv'))}"
+    elapsed = time.monotonic() - started
+    where = "" if shard is not None else f" in {elapsed:.1f} s; gradebook: {escape(str(out_dir / 'grades.csv'))}"
     err.print(summary + where)
+    problems = Counter(code for g in result.graded for code in g.problems)
+    if problems and shard is None and not workers:
+        err.print("problems: " + ", ".join(f"{code} {n}" for code, n in sorted(problems.items())))
     for student, what in result.failures:
         err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
     raise typer.Exit(1 if result.failures else 0)

@@ -25,8 +25,10 @@ def test_unchanged_results_are_reused_and_changed_submissions_regraded(tmp_path)
     first = run_grader("grade", "assignment2", folder, "-o", out)
     assert first.returncode == 0, first.stderr
     gradebook = (out / "grades.csv").read_text()
-    again = run_grader("grade", "assignment2", folder, "-o", out)
+    assert "grading assignment2" in first.stderr and "problems: crash 1, file_name 1, syntax 1" in first.stderr
+    again = run_grader("grade", "assignment2", folder, "-o", out, "--quiet")
     assert again.returncode == 0 and "graded 0 submissions (and reused 12 unchanged results)" in again.stderr
+    assert "grading assignment2" not in again.stderr  # --quiet: no progress bar
     assert (out / "grades.csv").read_text() == gradebook
     # dave fixes his zero_grad: only he is graded again, and his row changes.
     shutil.copy(folder / "alice" / "linear_regression.py", folder / "dave" / "linear_regression.py")
