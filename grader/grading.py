@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,15 @@ def grade_class(
     files, hidden_files = _check_files(assignment, hidden=True)
     filesystem = policy.filesystem(hidden=hidden_paths)
     digest = resume.checks_digest(assignment, limits)
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "grade.log", "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+    log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment.name}: {len(entries)} submissions\n")
+
+    def done(name: str, status: str, problems=()) -> None:
+        """One line per student in grade.log (never anything the submission printed), then the caller's hook."""
+        codes = f" [{';'.join(problems)}]" if problems else ""
+        log.write(f"{time.strftime('%H:%M:%S')} {name}: {status}{codes}\n")
+        on_done(name, status)
     rows: dict[str, dict] = {}
     graded_all: list[Graded] = []
     reused: list[str] = []
@@ -123,7 +133,7 @@ def grade_class(
             if row is not None:
                 rows[name] = {"student": name, **row}
                 reused.append(name)
-                on_done(name, f"{fmt_points(row['score'])} (unchanged)")
+                done(name, f"{fmt_points(row['score'])} (unchanged)", row["problems"])
                 continue
             yield Student(
                 launcher=launcher,
@@ -152,7 +162,7 @@ def grade_class(
             raise UsageError(f"cannot write the results to {out}: {exc.strerror or exc}; pick a writable output folder") from exc
         except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
             failures.append((name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
-            on_done(name, "grader failure")
+            done(name, f"grader failure ({type(exc).__name__})")
             return
         graded_all.append(graded)
         rows[name] = {
@@ -162,9 +172,12 @@ def grade_class(
             "problems": report.ordered_problems(graded.problems),
             "earned": graded.score.earned,
         }
-        on_done(name, fmt_points(graded.score.score))
+        done(name, fmt_points(graded.score.score), report.ordered_problems(graded.problems))
 
-    check_ids = run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
+    try:
+        check_ids = run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
+    finally:
+        log.close()
     if write_gradebook:
         report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))
     return ClassResult(graded_all, reused, failures)

@@ -61,6 +61,13 @@ def test_reasons_are_clear(book):
     assert "raised SystemExit" in book.feedback("broken_system_exit_forward")
 
 
+def test_grade_log_has_a_line_per_student(book):
+    log = (book.out / "grade.log").read_text()
+    for name in EXPECTED:
+        assert f" {name}: " in log
+    assert "[timeout]" in log and "[crash]" in log
+
+
 def test_prints_never_reach_any_output(book):
     text = book.all_output_text()
     assert "x" * 100 not in text
