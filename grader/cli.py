@@ -90,17 +90,20 @@ def _module_path(assignment, path: Optional[Path]) -> Path:
             f"no {expected} in the current folder or in assignments/{assignment.name}/: "
             "run from your assignment folder or pass --path"
         )
-    staging = Path(tempfile.mkdtemp(prefix="grader-check-"))  # for a module inside a .zip or a notebook
-    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    def staging() -> Path:  # for a module inside a .zip or a notebook; removed at exit
+        folder = Path(tempfile.mkdtemp(prefix="grader-check-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        return folder
+
     if path.is_file() and path.suffix != ".py":
-        found = locate("you", path, module=assignment.module, staging=staging)
+        found = locate("you", path, module=assignment.module, staging=staging())
         if found.module_path is None:
             raise UsageError(f"{path}: {found.reason}")
         return found.module_path
     if path.is_file():
         return path
     if path.is_dir():
-        found = locate(path.name, path, module=assignment.module, staging=staging)
+        found = locate(path.name, path, module=assignment.module, staging=staging())
         if found.module_path is None:
             raise UsageError(f"{path}: {found.reason}")
         return found.module_path

@@ -15,7 +15,7 @@ from grader.runner import run_checks
 from grader.sandbox import policy
 from grader.scoring import CheckResult, Score, fmt_points, score
 from grader.student import Student, Submission
-from grader.submissions import locate, safe_name
+from grader.submissions import locate
 
 
 @dataclass
@@ -51,6 +51,20 @@ def _graded(student: Student, results: list[CheckResult]) -> Graded:
     return Graded(student.submission.name, results, score(results), set(student.problems), _notes(student))
 
 
+def _student(assignment: Assignment, submission: Submission, *, launcher, limits: policy.Limits,
+             filesystem: dict, keep_output: int = 0) -> Student:
+    return Student(
+        launcher=launcher,
+        submission=submission,
+        module_name=assignment.module,
+        functions=assignment.functions,
+        limits=limits,
+        filesystem=filesystem,
+        keep_output=keep_output,
+        forbidden=assignment.forbidden,
+    )
+
+
 def run_one(
     *,
     assignment: Assignment,
@@ -64,16 +78,8 @@ def run_one(
 ) -> Graded:
     """The public checks of ``assignment`` on one student's own module (`grader check`)."""
     files, hidden_files = _check_files(assignment, hidden=False)
-    student = Student(
-        launcher=launcher,
-        submission=submission,
-        module_name=assignment.module,
-        functions=assignment.functions,
-        limits=limits,
-        filesystem=policy.filesystem(hidden=hidden_paths),
-        keep_output=keep_output,
-        forbidden=assignment.forbidden,
-    )
+    student = _student(assignment, submission, launcher=launcher, limits=limits,
+                       filesystem=policy.filesystem(hidden=hidden_paths), keep_output=keep_output)
     done: list[Graded] = []
     run_checks(
         files=files, hidden_files=hidden_files, students=[student], rootdir=course, select=select,
@@ -118,6 +124,7 @@ def grade_class(
         codes = f" [{';'.join(problems)}]" if problems else ""
         log.write(f"{time.strftime('%H:%M:%S')} {name}: {status}{codes}\n")
         on_done(name, status)
+
     rows: dict[str, dict] = {}
     graded_all: list[Graded] = []
     reused: list[str] = []
@@ -125,8 +132,7 @@ def grade_class(
     keys: dict[str, str] = {}
 
     def students():
-        for student_name, entry in entries:
-            name = safe_name(student_name)
+        for name, entry in entries:  # names from submissions.discover: already safe and unique
             submission = locate(name, entry, module=assignment.module, staging=out / ".staging")
             keys[name] = resume.submission_key(digest, submission)
             row = resume.reusable_row(out / "results" / f"{name}.json", keys[name])
@@ -135,15 +141,7 @@ def grade_class(
                 reused.append(name)
                 done(name, f"{fmt_points(row['score'])} (unchanged)", row["problems"])
                 continue
-            yield Student(
-                launcher=launcher,
-                submission=submission,
-                module_name=assignment.module,
-                functions=assignment.functions,
-                limits=limits,
-                filesystem=filesystem,
-                forbidden=assignment.forbidden,
-            )
+            yield _student(assignment, submission, launcher=launcher, limits=limits, filesystem=filesystem)
 
     def record(student: Student, results: list[CheckResult]) -> None:
         name = student.submission.name
@@ -167,10 +165,7 @@ def grade_class(
         graded_all.append(graded)
         rows[name] = {
             "student": name,
-            "score": graded.score.score,
-            "max_score": graded.score.max_score,
-            "problems": report.ordered_problems(graded.problems),
-            "earned": graded.score.earned,
+            **resume.row(graded.score, report.ordered_problems(graded.problems)),
         }
         done(name, fmt_points(graded.score.score), report.ordered_problems(graded.problems))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import grader
 from grader.course import Assignment
 from grader.sandbox.policy import Limits
+from grader.scoring import Score
 from grader.student import Submission
 
 
@@ -39,6 +40,11 @@ def submission_key(digest: str, submission: Submission) -> str:
     return h.hexdigest()
 
 
+def row(score: Score, problems: list[str]) -> dict:
+    """A student's gradebook row (without the name), as written and as read back."""
+    return {"score": score.score, "max_score": score.max_score, "problems": list(problems), "earned": dict(score.earned)}
+
+
 def reusable_row(results_file: Path, key: str) -> dict | None:
     """The gradebook row stored in ``results_file`` if it was graded under ``key``, else None."""
     try:
@@ -46,11 +52,7 @@ def reusable_row(results_file: Path, key: str) -> dict | None:
         extra = doc["extra_data"]
         if extra.get("key") != key:
             return None
-        return {
-            "score": float(doc["score"]),
-            "max_score": float(doc["max_score"]),
-            "problems": list(extra.get("problems", [])),
-            "earned": {t["name"]: float(t["score"]) for t in doc["tests"]},
-        }
+        earned = {t["name"]: float(t["score"]) for t in doc["tests"]}
+        return row(Score(earned=earned, score=float(doc["score"]), max_score=float(doc["max_score"])), extra.get("problems", []))
     except (OSError, ValueError, KeyError, TypeError):
         return None
