@@ -11,12 +11,12 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import atexit
 import json
-from collections import Counter
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
@@ -34,6 +34,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Graded PyTor
 # Piped output (logs, CI, tests) gets wide lines instead of Rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+
+#: A worker costs a torch import and a collection of the checks (about what 5 submissions cost),
+#: so ``-j`` starts at most one worker per this many submissions.
+SUBMISSIONS_PER_WORKER = 8
 
 CourseOpt = typer.Option(None, "--course", help="Course folder (holds assignments/ and solutions/); default: the installed course.")
 
@@ -209,7 +213,7 @@ def grade(
     output: Path = typer.Option(..., "-o", "--output", help="Folder for grades.csv, results/ and feedback/."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may take (student code included); a submission gets 12x, at least 60 s."),
     memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
-    jobs: int = typer.Option(1, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes (default: the number of cores; one per 8 submissions at most)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only errors and the final summary."),
     shard: Optional[str] = typer.Option(None, "--shard", hidden=True, help="K/N: grade only every N-th submission from the K-th (a worker of -j)."),
     course: Optional[Path] = CourseOpt,
@@ -239,17 +243,18 @@ def grade(
     except GraderError as exc:
         _fail(exc)
     workers = []
-    if jobs > 1 and shard is None and len(entries) > 1:
+    n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
+    if n_workers > 1:
         # Workers grade disjoint shards into the same output folder; the pass below then finds
         # their results (grader.resume), grades whatever a worker left, and writes the gradebook.
         passthrough = [a.name, *map(str, dirs), "-o", str(out_dir), "--timeout", str(timeout), "--memory", str(memory)]
         passthrough += ["--course", str(root)] if course else []
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "grader.cli", "grade", *passthrough, "--shard", f"{k}/{jobs}"],
+                [sys.executable, "-m", "grader.cli", "grade", *passthrough, "--shard", f"{k}/{n_workers}"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )
-            for k in range(min(jobs, len(entries)))
+            for k in range(n_workers)
         ]
     try:
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
@@ -284,20 +289,26 @@ def grade(
         _fail(exc)
     finally:
         launcher.close()
-    if workers:
-        summary = f"graded {len(entries) - len(result.failures)} submissions with {len(workers)} workers"
-    else:
-        reused = f" (and reused {len(result.reused)} unchanged results)" if result.reused else ""
-        summary = f"graded {len(result.graded)} submissions{reused}"
+    graded = len(entries) - len(result.failures) if workers else result.graded
+    how = f" with {len(workers)} workers" if workers else ""
+    reused = f" (and reused {len(result.reused)} unchanged results)" if result.reused and not workers else ""
     elapsed = time.monotonic() - started
-    where = "" if shard is not None else f" in {elapsed:.1f} s; gradebook: {escape(str(out_dir / 'grades.csv'))}"
-    err.print(summary + where)
-    problems = Counter(code for g in result.graded for code in g.problems)
-    if problems and shard is None and not workers:
+    where = "" if shard is not None else f" in {elapsed:.1f} s; gradebook: {escape(str(out_dir / 'grades.csv'))}, class report: {escape(str(out_dir / 'report.html'))}"
+    err.print(f"graded {graded} submissions{how}{reused}{where}")
+    problems = Counter(code for codes in result.problems.values() for code in codes)
+    if problems and shard is None:
         err.print("problems: " + ", ".join(f"{code} {n}" for code, n in sorted(problems.items())))
     for student, what in result.failures:
         err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
     raise typer.Exit(1 if result.failures else 0)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's or taskset's limit included)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _shard(entries: list, spec: str) -> list:

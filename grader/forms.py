@@ -68,8 +68,17 @@ def read_member(path, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
+def _is_nbgrader_test(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def notebook_source(data: bytes) -> str:
-    """The code cells of a notebook as one module; magics (``%``, ``%%``) and shell escapes (``!``) commented out."""
+    """The code cells of a notebook as one module; magics (``%``, ``%%``) and shell escapes (``!``) commented out.
+
+    nbgrader's autograded test cells (``grade`` without ``solution`` in the cell's
+    nbgrader metadata) are the instructor's, not the student's module: they are left out.
+    """
     import nbformat
 
     try:
@@ -78,7 +87,7 @@ def notebook_source(data: bytes) -> str:
         raise ValueError(f"the notebook cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
     chunks = []
     for cell in nb.cells:
-        if cell.get("cell_type") != "code":
+        if cell.get("cell_type") != "code" or _is_nbgrader_test(cell):
             continue
         lines = str(cell.get("source", "")).splitlines()
         if lines and lines[0].lstrip().startswith("%%"):

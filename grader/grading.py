@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader import report, resume
+from grader import class_report, feedback, report, resume
 from grader.course import Assignment
 from grader.errors import UsageError
 from grader.runner import run_checks
@@ -90,12 +91,14 @@ def run_one(
 
 @dataclass
 class ClassResult:
-    graded: list[Graded]
-    """Submissions graded in this run."""
+    graded: int
+    """How many submissions were graded in this run (their results are on disk, not kept in memory)."""
     reused: list[str]
     """Students whose stored result was still valid (nothing changed since it was written)."""
     failures: list[tuple[str, str]]
     """``(student, what went wrong in the grader)`` for submissions without a row."""
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    """Problem codes of every student with a row (graded now, by a worker, or reused)."""
 
 
 def grade_class(
@@ -126,14 +129,14 @@ def grade_class(
         on_done(name, status)
 
     rows: dict[str, dict] = {}
-    graded_all: list[Graded] = []
+    graded_count = 0
     reused: list[str] = []
     failures: list[tuple[str, str]] = []
     keys: dict[str, str] = {}
 
     def students():
         for name, entry in entries:  # names from submissions.discover: already safe and unique
-            submission = locate(name, entry, module=assignment.module, staging=out / ".staging")
+            submission = locate(name, entry, module=assignment.module, staging=out / ".staging", assignment=assignment.name)
             keys[name] = resume.submission_key(digest, submission)
             row = resume.reusable_row(out / "results" / f"{name}.json", keys[name])
             if row is not None:
@@ -147,10 +150,9 @@ def grade_class(
         name = student.submission.name
         try:
             graded = _graded(student, results)
-            report.write_atomic(
-                out / "feedback" / f"{name}.md",
-                report.feedback_md(name, assignment.name, graded.results, graded.score, graded.problems, graded.notes),
-            )
+            parts = (name, assignment.name, graded.results, graded.score, graded.problems, graded.notes)
+            report.write_atomic(out / "feedback" / f"{name}.md", feedback.markdown(*parts))
+            report.write_atomic(out / "feedback" / f"{name}.html", feedback.page(*parts))
             # Written last: a results file with its key is what marks the student as done.
             report.write_atomic(
                 out / "results" / f"{name}.json",
@@ -162,7 +164,8 @@ def grade_class(
             failures.append((name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
             done(name, f"grader failure ({type(exc).__name__})")
             return
-        graded_all.append(graded)
+        nonlocal graded_count
+        graded_count += 1
         rows[name] = {
             "student": name,
             **resume.row(graded.score, report.ordered_problems(graded.problems)),
@@ -175,4 +178,16 @@ def grade_class(
         log.close()
     if write_gradebook:
         report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))
-    return ClassResult(graded_all, reused, failures)
+        report.write_atomic(out / "report.html", class_report.build(assignment.name, assignment.title, _results_docs(out, rows)))
+    return ClassResult(graded_count, reused, failures, {name: r["problems"] for name, r in rows.items()})
+
+
+def _results_docs(out: Path, students) -> dict[str, dict]:
+    """The results files of ``students`` (each was just written or checked by this run)."""
+    docs = {}
+    for name in students:
+        try:
+            docs[name] = json.loads((out / "results" / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # removed under our feet: the gradebook still has the row
+    return docs

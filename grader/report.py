@@ -1,4 +1,4 @@
-"""Write what `grade` produces: gradebook, Gradescope results, feedback. Atomically."""
+"""Write what `grade` produces: gradebook and Gradescope results (feedback: :mod:`grader.feedback`). Atomically."""
 
 from __future__ import annotations
 
@@ -60,35 +60,6 @@ def results_json(results: list[CheckResult], score: Score, problems: set[str], n
         "extra_data": {"problems": ordered_problems(problems), "key": key},
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
-
-
-def feedback_md(student: str, assignment: str, results: list[CheckResult], score: Score, problems: set[str], notes: list[str]) -> str:
-    lines = [
-        f"# {assignment}: feedback for {student}",
-        "",
-        f"**Score: {fmt_points(score.score)} / {fmt_points(score.max_score)}**",
-        "",
-    ]
-    if problems:
-        lines += [f"Problems: {', '.join(ordered_problems(problems))}", ""]
-    lines += [f"> {note}" for note in notes]
-    if notes:
-        lines.append("")
-    lines += ["| check | points | result |", "| --- | --- | --- |"]
-    for r in results:
-        mark = {"passed": "passed", "partial": "partial", "failed": "FAILED"}[r.outcome]
-        bonus = " (bonus)" if r.bonus else ""
-        lines.append(f"| `{r.id}`{bonus} | {fmt_points(score.earned[r.id])} / {fmt_points(r.points)} | {mark} |")
-    failing = [r for r in results if r.outcome != "passed"]
-    if failing:
-        lines += ["", "## What to fix", ""]
-        for r in failing:
-            lines += [f"### `{r.id}`", "", _md_text(r.message), ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _md_text(text: str) -> str:
-    return text.replace("\r", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def grades_csv(check_ids: list[str], rows: list[dict]) -> str:

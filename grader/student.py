@@ -201,7 +201,7 @@ class Student:
             problem = error.get("problem") if error.get("problem") in ("syntax", "encoding", "memory") else "import"
             what = {"syntax": "has a syntax error", "encoding": "cannot be decoded"}.get(problem, "failed to import")
             detail = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")
-            line = f" (line {error['line']})" if isinstance(error.get("line"), int) else ""
+            line = f" (line {error['line']})" if isinstance(error.get("line"), int) and error["line"] > 0 else ""
             self._fail_import(f"{self.module_name}.py {what}{line}: {detail}", problem)
         missing = ready.get("missing")
         self._missing = {m for m in missing if m in self.functions} if isinstance(missing, list) else set()

@@ -124,11 +124,13 @@ def _from_archive(student: str, entry: Path, *, module: str, staging: Path) -> S
     )
 
 
-def locate(student: str, entry: Path, *, module: str, staging: Path) -> Submission:
+def locate(student: str, entry: Path, *, module: str, staging: Path, assignment: str | None = None) -> Submission:
     """The submission's module file, or the reason (and problem code) why there is none.
 
     A ``.py`` file or folder is used in place; a module inside a ``.zip`` or
-    a notebook is written to ``staging/<student>/`` first.
+    a notebook is written to ``staging/<student>/`` first. A student folder
+    holding a folder named ``assignment`` (nbgrader's ``submitted/<student>/<assignment>/``)
+    is searched only there.
     """
     expected = f"{module}.py"
     if entry.is_file() or entry.is_symlink():
@@ -144,6 +146,8 @@ def locate(student: str, entry: Path, *, module: str, staging: Path) -> Submissi
             problems={"file_name"},
             reason=f"expected {expected} (or a folder, .zip or .ipynb holding it); found the file {entry.name}",
         )
+    if assignment and (entry / assignment).is_dir() and not (entry / assignment).is_symlink():
+        entry = entry / assignment
     files = _walk(entry)
     for wanted in (expected, f"{module}.ipynb"):
         exact = [p for p in files if p.name == wanted]

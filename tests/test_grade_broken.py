@@ -10,6 +10,8 @@ ALL = "*"
 EXPECTED = {
     "broken_syntax": (["syntax"], ALL),
     "broken_encoding": (["encoding"], ALL),
+    "broken_unknown_codec": (["encoding"], ALL),
+    "broken_bom_with_latin1_declared": (["encoding"], ALL),
     "broken_import_error": (["import"], ALL),
     "broken_import_missing_package": (["import"], ALL),
     "broken_import_exit": (["import"], ALL),
@@ -52,6 +54,7 @@ def test_problem_codes_and_affected_checks(book, name):
 def test_reasons_are_clear(book):
     assert "expected a file named exactly linear_regression.py; found: linear_regresion.py, notes.txt" in book.feedback("broken_misnamed")
     assert "syntax error (line 25)" in book.feedback("broken_syntax")
+    assert "cannot be decoded: SyntaxError: unknown encoding: klingon" in book.feedback("broken_unknown_codec")
     assert "did not finish within the time limit" in book.feedback("broken_hang_sgd_step")
     assert "exited with status 7" in book.feedback("broken_exit_zero_grad")
     assert "segmentation fault" in book.feedback("broken_segfault_mse_loss")

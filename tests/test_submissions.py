@@ -97,6 +97,8 @@ def test_zip_archives_yield_the_module_or_a_reason(tmp_path):
         "link": ({}, ("linear_regression.py",), "is a link"),
         "bomb": ({"linear_regression.py": "#" * (20 * 1024 * 1024)}, (), "zip bomb"),
         "empty": ({}, (), "empty"),
+        "too_many": ({f"junk/{i}.txt": "x" for i in range(501)}, (), "501 members; at most 500"),
+        "too_large": ({"data.bin": b"\0" * (51 * 1024 * 1024)}, (), "more than 50 MB once extracted"),
     }
     for name, (members, links, why) in cases.items():
         found = locate(name, _zip(tmp_path / f"{name}.zip", members, links), module=MODULE, staging=staging)
@@ -146,3 +148,43 @@ def test_zip_and_notebook_submissions_grade_end_to_end(tmp_path):
     assert book.rows["alice"]["score"] == "100" and book.rows["bob"]["score"] == "100"
     assert book.rows["eve"]["score"] == "0" and book.rows["eve"]["problems"] == "archive"
     assert "outside the archive" in book.feedback("eve")
+
+
+def _notebook(code: str, *, test_cell: str | None = None) -> str:
+    """A notebook as nbgrader releases it: a solution cell and, optionally, an autograded test cell."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Linear regression"), nbformat.v4.new_code_cell(code)]
+    nb.cells[1].metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "solution", "locked": False, "schema_version": 3}
+    if test_cell is not None:
+        cell = nbformat.v4.new_code_cell(test_cell)
+        cell.metadata["nbgrader"] = {"solution": False, "grade": True, "grade_id": "test_forward", "points": 5, "locked": True, "schema_version": 3}
+        nb.cells.append(cell)
+    return nbformat.writes(nb)
+
+
+def test_an_nbgrader_submitted_folder_grades_each_students_assignment_folder(tmp_path):
+    from conftest import grade
+
+    submitted = tmp_path / "course" / "submitted"
+    stub = (ROOT / "assignments" / "assignment2" / "linear_regression.py").read_text()
+    # nbgrader's own test cells are the instructor's: they never become part of the module
+    # (this one would fail the import if it did).
+    failing_test = "assert False, 'instructor test cell ran at import'"
+    for student, a2, other in [("alice", SOLUTION.read_text(), True), ("bob", stub, False), ("carol", None, True)]:
+        if a2 is not None:
+            folder = submitted / student / "assignment2"
+            folder.mkdir(parents=True)
+            (folder / "linear_regression.ipynb").write_text(_notebook(a2, test_cell=failing_test))
+            (folder / "timestamp.txt").write_text("2026-11-20 23:59:00.000000 UTC")
+        if other:
+            folder = submitted / student / "assignment1"
+            folder.mkdir(parents=True)
+            (folder / "autograd_basics.ipynb").write_text(_notebook("x = 1"))
+    book = grade(submitted, tmp_path / "out")
+    assert sorted(book.rows) == ["alice", "bob", "carol"]
+    assert book.rows["alice"]["score"] == "100" and book.rows["alice"]["problems"] == ""
+    assert book.rows["bob"]["score"] == "0" and book.rows["bob"]["problems"] == "stub"
+    assert book.rows["carol"]["problems"] == "file_name"
+    assert "expected a file named exactly linear_regression.py; found: assignment1/autograd_basics.ipynb" in book.feedback("carol")
