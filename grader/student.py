@@ -119,7 +119,8 @@ class Student:
         self._missing: set[str] = set()
         self._import_failure: str | None = None
         self._spent = 0.0
-        self._check_started = 0.0
+        self._in_check = False
+        self._check_used = 0.0
         self._check_budget = limits.check_seconds
         self._failure: str | None = None
         self._reseed = True
@@ -131,7 +132,8 @@ class Student:
 
     # ------------------------------------------------------------ checks
     def begin_check(self) -> None:
-        self._check_started = time.monotonic()
+        self._in_check = True
+        self._check_used = 0.0
         self._check_budget = min(self.limits.check_seconds, self.limits.submission_seconds - self._spent)
         self._failure = None
         self._reseed = True
@@ -142,9 +144,9 @@ class Student:
 
     def end_check(self) -> tuple[str, int]:
         """Account the check's time; return what the submission printed during it."""
-        if self._check_started:
-            self._spent += time.monotonic() - self._check_started
-            self._check_started = 0.0
+        if self._in_check:
+            self._spent += self._check_used
+            self._in_check = False
         text, count = self.output.take()
         self.printed_bytes += count
         if self.printed_bytes > self.limits.output_bytes:
@@ -152,10 +154,15 @@ class Student:
         return text, count
 
     def _deadline(self) -> float:
-        """When the next call must be done; ends the check at once if that has passed."""
-        deadline = self._check_started + self._check_budget
-        if time.monotonic() < deadline:
-            return deadline
+        """When the next call must be done; ends the check at once if its budget is spent.
+
+        Only the time the student process takes to answer counts (from a call to its reply),
+        never the grader's own work between calls: on a loaded machine a correct submission
+        must not run out of time because Hypothesis or the references were slow.
+        """
+        remaining = self._check_budget - self._check_used
+        if remaining > 0:
+            return time.monotonic() + remaining
         if self._failure is not None:
             # Out of time while shrinking a failure: that failure is the verdict, not a timeout.
             raise SubmissionAbort(self._failure, None)
@@ -270,15 +277,18 @@ class Student:
 
     def _exchange(self, fn: str, header: dict, blobs: list[bytes], deadline: float) -> Call:
         process = self._process or self._start()
+        sent = time.monotonic()
         try:
             reply, reply_blobs = process.call(header, blobs, deadline)
         except ProcessEnded as exc:
+            self._check_used += time.monotonic() - sent
             self._cleanup()
             if exc.problem == "timeout" and self._failure is not None:
                 raise SubmissionAbort(self._failure, None) from None
             self.problems.add(exc.problem)
             limit = f" ({self._check_budget:.3g} s per check)" if exc.problem == "timeout" else ""
             raise SubmissionAbort(f"{fn}(): {exc.reason}{limit}", exc.problem) from None
+        self._check_used += time.monotonic() - sent
         return self._decode(fn, reply, reply_blobs)
 
     def _decode(self, fn: str, reply: dict, blobs: list[bytes]) -> Call:

@@ -18,9 +18,10 @@ class Limits:
     """Resource limits of one submission's student processes."""
 
     check_seconds: float = 10.0
-    """Wall time one check may take, the student's code and the check's own work together."""
+    """Wall time the student process may take answering the calls of one check (the grader's own
+    work between calls is not counted: a loaded machine must not cost a correct submission)."""
     submission_seconds: float = 120.0
-    """Wall time all checks of one submission may take together."""
+    """The same, over all checks of one submission together."""
     import_seconds: float = 10.0
     """Wall time for importing the student module."""
     memory_mb: int = 1024
