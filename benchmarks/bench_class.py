@@ -70,12 +70,15 @@ def build_class(dest: Path, n: int) -> dict[str, Path]:
     return students
 
 
-def check(scores: dict[str, float | None], students: dict[str, Path], who: str) -> None:
-    """Fail loudly unless every correct submission got 100 and every stub 0."""
+def check(scores: dict[str, float | None], students: dict[str, Path], who: str, *, fatal: bool) -> None:
+    """Every correct submission must get 100 and every stub 0: ours or the run is void; nbgrader's
+    notebook port of the checks is reported, not trusted (its scores are only a sanity check)."""
     bad = [f"{s} ({f.name}): {scores.get(s)}" for s, f in students.items()
            if (f.name.startswith("correct_") and scores.get(s) != 100) or (f.name in STUBS and scores.get(s) != 0)]
-    if bad:
+    if bad and fatal:
         sys.exit(f"{who}: unexpected scores: " + "; ".join(bad))
+    if bad:
+        print(f"note: {who} gave unexpected scores to {len(bad)} students: " + "; ".join(bad[:5]))
 
 
 def grade_ours(tmp: Path, students: dict[str, Path]) -> tuple[float, dict[str, float]]:
@@ -84,7 +87,7 @@ def grade_ours(tmp: Path, students: dict[str, Path]) -> tuple[float, dict[str, f
         scores = {row["student"]: float(row["score"]) for row in csv.DictReader(f)}
     if set(scores) != set(students):
         sys.exit(f"grader: {len(scores)} rows in grades.csv for {len(students)} students")
-    check(scores, students, "grader")
+    check(scores, students, "grader", fatal=True)
     return took, scores
 
 
@@ -100,7 +103,7 @@ def grade_nbgrader(tmp: Path, students: dict[str, Path]) -> tuple[float, dict[st
     scores = course.scores(root, list(students))
     if all(v is None for v in scores.values()):
         sys.exit("nbgrader autograde produced no grades")
-    check(scores, students, "nbgrader")
+    check(scores, students, "nbgrader", fatal=False)
     return took, scores
 
 
@@ -138,8 +141,7 @@ def main() -> None:
           f"= {theirs / n / imp:.2f}x one torch import")
     print(f"ratio nbgrader / grader: {theirs / ours:.1f}x: the grader is that much faster (target >= 10)")
     differ = sorted({(students[s].name, our_scores[s], nb_scores[s]) for s in students if our_scores[s] != nb_scores[s]})
-    print(f"same score in both gradebooks: {n - sum(our_scores[s] != nb_scores[s] for s in students)} of {n}; "
-          f"correct ones 100 and stubs 0 in both")
+    print(f"same score in both gradebooks: {n - sum(our_scores[s] != nb_scores[s] for s in students)} of {n}")
     for name, a, b in differ:
         print(f"  differs: {name}: grader {a:g}, nbgrader {'no grade (autograde failed on it)' if b is None else f'{b:g}'}")
 

@@ -52,18 +52,41 @@ def _printable(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "\n... (output cut)"
 
 
-def _print_notes(launcher, *, grading: bool) -> None:
-    """Say where this machine's sandbox is weaker than designed."""
-    from grader.sandbox import landlock
-
+def _print_notes(launcher) -> None:
+    """Say where this machine starts student processes the slow way."""
     if launcher.note:
         err.print(f"[yellow]note:[/] {launcher.note}")
-    if grading and landlock.abi_version() == 0:
+
+
+def _warn_missing_layers(launcher, hidden: list[Path]) -> None:
+    """One line when student processes here get fewer sandbox layers than the grader has."""
+    from grader.sandbox import layers
+
+    missing = {name: why for name, why in layers.probe(launcher, hidden=hidden).items() if why is not None}
+    if missing:
         err.print(
-            "[bold yellow]warning:[/] Landlock is unavailable on this kernel, so student processes are not "
-            "confined to their scratch folder: they can read what this user can read (hidden checks included) "
-            "and write to the output folder. Grade on Linux 5.13 or newer for full isolation."
+            f"[bold yellow]warning:[/] student processes run with {len(layers.LAYERS) - len(missing)} of "
+            f"{len(layers.LAYERS)} sandbox layers here; missing: {escape(', '.join(missing))} (`grader doctor` says why)"
         )
+
+
+@app.command()
+def doctor() -> None:
+    """Which sandbox layers a student process gets on this machine, and why any is missing."""
+    from grader.sandbox import layers
+    from grader.sandbox.launcher import make_launcher
+
+    try:
+        launcher = make_launcher()
+    except GraderError as exc:
+        _fail(exc)
+    try:
+        report = layers.probe(launcher)
+    finally:
+        launcher.close()
+    for line in layers.lines(report):
+        out.print(escape(line))
+    raise typer.Exit(0 if all(why is None for why in report.values()) else 1)
 
 
 @app.command("list")
@@ -132,7 +155,7 @@ def check(
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)
-    _print_notes(launcher, grading=False)
+    _print_notes(launcher)
     from grader.grading import run_one
     from grader.sandbox.policy import Limits
     from grader.student import Submission
@@ -144,7 +167,7 @@ def check(
             course=root,
             launcher=launcher,
             limits=Limits(),
-            hidden_paths=[root / "solutions"],
+            hidden_paths=[root / "solutions", Path.cwd()],
             select=select,
             keep_output=4000,
         )
@@ -260,13 +283,15 @@ def grade(
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)
+    # Never readable by a student process: solutions, the output, every submission, the grader's working folder.
+    hidden_paths = [root / "solutions", out_dir, *(d.resolve() for d in dirs), Path.cwd()]
     if shard is None:
-        _print_notes(launcher, grading=True)
+        _print_notes(launcher)
+        _warn_missing_layers(launcher, hidden_paths)
     from grader.grading import grade_class
     from grader.sandbox.policy import Limits
 
     limits = Limits(check_seconds=timeout, submission_seconds=max(60.0, 12 * timeout), import_seconds=timeout, memory_mb=memory)
-    hidden_paths = [root / "solutions", out_dir, *(d.resolve() for d in dirs)]
     try:
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

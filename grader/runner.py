@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import contextlib
 from pathlib import Path
 from typing import Callable, Iterable
@@ -174,6 +175,28 @@ def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list
     return args
 
 
+@contextlib.contextmanager
+def _no_side_effects():
+    """No installed pytest plugin loads (only ours and pytest's own), and nothing is written to the
+    working folder: Hypothesis' storage (its ``.hypothesis`` cache) goes to a temporary folder."""
+    import tempfile
+
+    from hypothesis import configuration
+
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    with tempfile.TemporaryDirectory(prefix="grader-hypothesis-") as storage:
+        configuration.set_hypothesis_home_dir(storage)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(None)
+            if saved is None:
+                os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+            else:
+                os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+
+
 def run_checks(
     *,
     files: list[Path],
@@ -189,7 +212,7 @@ def run_checks(
     """
     plugin = GradingPlugin(students, hidden_files=hidden_files, on_done=on_done)
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), _no_side_effects():
         code = pytest.main(pytest_args(files, rootdir=rootdir, select=select), plugins=[plugin])
     if plugin.stopped_by is not None:
         raise plugin.stopped_by

@@ -19,7 +19,7 @@ import torch
 from grader import exchange
 from grader.errors import SandboxError
 from grader.sandbox import limits as sandbox_limits
-from grader.sandbox import wire
+from grader.sandbox import privileges, wire
 from grader.sandbox.policy import Limits
 from grader.sandbox.process import Output, ProcessEnded, StudentProcess
 
@@ -118,6 +118,8 @@ class Student:
         self._scratch: str | None = None
         self._missing: set[str] = set()
         self._import_failure: str | None = None
+        self.layers: dict[str, str | None] = {}
+        """Sandbox layer -> None when active, else why not, as the last student process reported."""
         self._spent = 0.0
         self._in_check = False
         self._check_used = 0.0
@@ -180,22 +182,29 @@ class Student:
         self._scratch = tempfile.mkdtemp(prefix="grader-")
         module_path = Path(self._scratch) / f"{self.module_name}.py"
         shutil.copyfile(self.submission.module_path, module_path)
+        work = Path(self._scratch) / "work"  # the student's working folder: a private tmpfs where mounts work
+        work.mkdir()
         config = {
             "module_name": self.module_name,
             "module_path": str(module_path),
             "functions": self.functions,
             "scratch": self._scratch,
+            "work": str(work),
+            "uid": privileges.pick(),
             "memory_mb": self.limits.memory_mb,
             "cpu_seconds": self.limits.cpu_limit,
             "file_size_mb": self.limits.file_size_mb,
             "filesystem": self._filesystem,
             "forbidden": self.forbidden,
-            "env": sandbox_limits.minimal_env(self._scratch),
+            "env": sandbox_limits.minimal_env(str(work)),
         }
         process = StudentProcess(self._launcher, self._launcher.start(config), output=self.output)
         deadline = time.monotonic() + self.limits.import_seconds
         try:
             ready, _ = process.receive(deadline)
+            if ready.get("op") == "sandboxed":  # sent before any student code ran: believed
+                self.layers = ready.get("layers") if isinstance(ready.get("layers"), dict) else {}
+                ready, _ = process.receive(deadline)
         except ProcessEnded as exc:
             problem = exc.problem
             self._fail_import(f"importing {self.module_name}.py: {exc.reason}", problem)

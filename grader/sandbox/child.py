@@ -470,15 +470,23 @@ def _close_other_fds(keep: int) -> None:
     os.closerange(keep + 1, max_fd)
 
 
-def run(sock: socket.socket, output_fd: int, config: dict) -> None:
-    """Entry point of a freshly forked (or spawned) student process."""
+def run(sock: socket.socket, output_fd: int, config: dict, layers: dict | None = None) -> None:
+    """Entry point of a freshly forked (or spawned) student process.
+
+    ``layers``: what the keeper already did (session, namespaces). Before any
+    student code runs, the parent learns which sandbox layers are active.
+    """
     _redirect_stdio(output_fd)
     _close_other_fds(sock.fileno())
+    if layers is None:
+        why = "a spawned student process is not placed in namespaces"
+        layers = {"session": None, "pid-namespace": why, "mount-namespace": why, "network-namespace": why}
     try:
-        limits.apply(config)
+        layers = limits.apply(config, layers)
     except BaseException as exc:  # noqa: BLE001 - report, never run unconfined
         wire.write_frame(sock, {"op": "sandbox_failed", "message": _text(f"{type(exc).__name__}: {exc}")})
         return
+    wire.write_frame(sock, {"op": "sandboxed", "layers": layers})
     try:
         Harness(sock, config).serve()
     except (EOFError, BrokenPipeError, ConnectionResetError):

@@ -17,9 +17,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
-from grader.sandbox import child, wire
+from grader.sandbox import child, namespaces, wire
 
 
 def _secret_modules() -> list[str]:
@@ -104,9 +105,11 @@ class ForkServer:
             os.close(out_w)
         return Started(pid=reply["pid"], sock=ours, output_fd=out_r)
 
-    def wait(self, pid: int) -> dict:
-        """Reap a student process (after it died or was killed) and say how it ended."""
-        socket.send_fds(self._ctrl, [json.dumps({"op": "wait", "pid": pid}).encode()], [])
+    def wait(self, pid: int, grace: float = 0.0) -> dict:
+        """Reap a student process (after it died or was killed) and say how it ended.
+
+        With ``grace``: one that has not ended after that many seconds is killed (its group)."""
+        socket.send_fds(self._ctrl, [json.dumps({"op": "wait", "pid": pid, "grace": grace}).encode()], [])
         return _receive(self._ctrl)
 
     def reap(self, pid: int) -> None:
@@ -131,6 +134,22 @@ def _receive(ctrl: socket.socket) -> dict:
     return json.loads(data)
 
 
+def _wait(pid: int, grace: float) -> int:
+    """Wait for ``pid``; after ``grace`` seconds (when given) kill its process group first."""
+    if grace > 0:
+        give_up = time.monotonic() + grace
+        while time.monotonic() < give_up:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return raw
+            time.sleep(0.005)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return os.waitpid(pid, 0)[1]
+
+
 def _serve(ctrl: socket.socket) -> None:
     """Loop of the warm process: fork on request, reap on request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -147,12 +166,19 @@ def _serve(ctrl: socket.socket) -> None:
         request = json.loads(msg)
         if request["op"] == "fork":
             pid = os.fork()
-            if pid == 0:  # the student process
+            if pid == 0:  # the keeper, then the student process (see grader.sandbox.namespaces)
                 try:
                     ctrl.close()
                     os.setsid()
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
-                    child.run(socket.socket(fileno=fds[0]), fds[1], request["config"])
+                    layers = {"session": None, **namespaces.unshare()}
+                    if layers["pid-namespace"] is None:
+                        student = os.fork()  # PID 1 of the new namespace
+                        if student != 0:
+                            for fd in fds:
+                                os.close(fd)
+                            namespaces.keep(student)
+                    child.run(socket.socket(fileno=fds[0]), fds[1], request["config"], layers)
                 finally:
                     os._exit(0)
             for fd in fds:
@@ -167,7 +193,7 @@ def _serve(ctrl: socket.socket) -> None:
                 warm = True
         elif request["op"] in ("wait", "reap"):
             try:
-                _, raw = os.waitpid(request["pid"], 0)
+                raw = _wait(int(request["pid"]), float(request.get("grace") or 0.0))
                 status = _exit_status(raw)
             except ChildProcessError:
                 status = {}
@@ -203,11 +229,15 @@ class Spawner:
         self._procs[proc.pid] = proc
         return Started(pid=proc.pid, sock=ours, output_fd=out_r)
 
-    def wait(self, pid: int) -> dict:
+    def wait(self, pid: int, grace: float = 0.0) -> dict:
         proc = self._procs.pop(pid, None)
         if proc is None:
             return {}
-        code = proc.wait()
+        try:
+            code = proc.wait(timeout=grace or None) if grace else proc.wait()
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
         return {"signal": -code} if code < 0 else {"exit_code": code}
 
     def reap(self, pid: int) -> None:

@@ -56,4 +56,4 @@ def filesystem(*, hidden: list[Path]) -> dict:
         if any(_is_ancestor(path.resolve(), h) for h in hidden):
             continue
         read_only.append(str(path))
-    return {"read_only": read_only + list(PROC_READ), "read_write": list(SYSTEM_WRITE)}
+    return {"read_only": read_only + list(PROC_READ), "read_write": list(SYSTEM_WRITE), "hidden": [str(h) for h in hidden]}

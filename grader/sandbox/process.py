@@ -50,6 +50,10 @@ _SIGNAL_NAMES = {
 }
 
 
+#: How long a student process that closed its socket may take to end by itself.
+GRACE_SECONDS = 0.5
+
+
 class StudentProcess:
     def __init__(self, launcher, started, *, output: Output):
         self._launcher = launcher
@@ -108,7 +112,9 @@ class StudentProcess:
     def _end(self, problem: str, reason: str | None) -> None:
         """Kill the whole process group, reap it, and raise what happened."""
         killed_by_us = problem == "timeout" or reason is not None
-        status = self.kill()
+        # The process went away by itself (EOF): give it a moment to end so that its own status
+        # (exit code, signal) is what we read, not our SIGKILL.
+        status = self.kill(grace=0.0 if killed_by_us else GRACE_SECONDS)
         sig = status.get("signal")
         if reason is None:
             if problem == "timeout":
@@ -125,11 +131,18 @@ class StudentProcess:
                 reason = "stopped answering"
         raise ProcessEnded(problem, f"the student process {reason}")
 
-    def kill(self, *, status: bool = True) -> dict:
-        """Kill the process group; with ``status``, wait for how the process ended."""
+    def kill(self, *, status: bool = True, grace: float = 0.0) -> dict:
+        """Kill the process group; with ``status``, wait for how the process ended.
+
+        With ``grace``, a process that is ending anyway gets that long to end by itself first.
+        """
         if not self.alive:
             return {}
         self.alive = False
+        if grace > 0 and status:
+            ended = self._launcher.wait(self.pid, grace=grace)  # kills the group if still alive after grace
+            self._close_pipes()
+            return ended
         killpg = getattr(os, "killpg", None)  # the whole session's group where there is one
         for target in ((lambda: killpg(self.pid, signal.SIGKILL)) if killpg else None, lambda: os.kill(self.pid, signal.SIGKILL)):
             if target is None:
@@ -144,6 +157,10 @@ class StudentProcess:
         else:
             self._launcher.reap(self.pid)
             ended = {}
+        self._close_pipes()
+        return ended
+
+    def _close_pipes(self) -> None:
         # Collect what is left in the pipe; a process that escaped the group could hold it open forever.
         self._sel.unregister(self._sock)
         give_up = time.monotonic() + 0.5
@@ -153,7 +170,6 @@ class StudentProcess:
         self._sel.close()
         self._sock.close()
         os.close(self._out_fd)
-        return ended
 
     def close(self) -> None:
         """Stop a process that did nothing wrong."""

@@ -1,0 +1,123 @@
+"""The sandbox's layers one by one: seccomp's program, `grader doctor`, and running with fewer layers."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+
+import pytest
+
+from conftest import ROOT, SUBMISSIONS, run_grader
+from grader.sandbox import layers, seccomp
+
+SOLUTION = ROOT / "solutions" / "assignment2" / "linear_regression.py"
+ALL_OPTIONAL = "pid-namespace,mount-namespace,network-namespace,landlock,seccomp,unprivileged-user"
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_seccomp_program_is_well_formed(machine):
+    prog = seccomp.program(machine)
+    assert len(prog) < 4096
+    for i, (code, jt, jf, _) in enumerate(prog):
+        if code in (0x15, 0x35, 0x45):  # conditional jumps stay inside the program
+            assert i + 1 + max(jt, jf) < len(prog)
+    assert prog[-1] == (0x06, 0, 0, seccomp.RET_ALLOW)
+    with pytest.raises(seccomp.SeccompUnavailable):
+        seccomp.program("sparc")
+
+
+def _in_filtered_child(fn) -> dict:
+    """Run ``fn`` in a forked child under the filter; return what it reported."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            seccomp.install()
+            os.write(w, json.dumps(fn()).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = os.read(r, 65536)
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def _errno_of(call):
+    try:
+        result = call()
+        if hasattr(result, "close"):
+            result.close()
+        return 0
+    except OSError as exc:
+        return exc.errno
+    except ValueError:  # resource.setrlimit turns EPERM into ValueError
+        return errno.EPERM
+
+
+def test_seccomp_denies_what_attacks_need_and_allows_what_torch_needs():
+    import ctypes
+    import resource
+
+    def probe():
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def libc_errno(rc):
+            return 0 if rc == 0 else ctypes.get_errno()
+
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        forked = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        return {
+            "inet": _errno_of(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
+            "inet6_udp": _errno_of(lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)),
+            "unix": _errno_of(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)),
+            "raise_nofile": _errno_of(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (resource.RLIM_INFINITY,) * 2)),
+            "read_limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+            "unshare_user": libc_errno(libc.unshare(0x10000000)),
+            "ptrace": libc_errno(libc.ptrace(16, 1, 0, 0)),
+            "keyctl": libc_errno(libc.syscall(250 if os.uname().machine == "x86_64" else 219, 0, 0, 0, 0)),
+            "fork_exit_code": forked,
+            "read_file": len(open(__file__, "rb").read(10)),
+        }
+
+    seen = _in_filtered_child(probe)
+    assert seen["inet"] == seen["inet6_udp"] == errno.EPERM
+    assert seen["unix"] == 0 and seen["fork_exit_code"] == 7 and seen["read_file"] == 10
+    assert seen["raise_nofile"] == errno.EPERM and seen["read_limit"][0] > 0
+    assert seen["unshare_user"] == seen["ptrace"] == seen["keyctl"] == errno.EPERM
+
+
+def test_disabled_layers_are_reported_and_doctor_fails():
+    proc = run_grader("doctor", env={layers.DISABLE_VAR: "seccomp,landlock"})
+    assert proc.returncode == 1
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == list(layers.LAYERS)
+    assert f"seccomp: inactive (disabled by {layers.DISABLE_VAR})" in lines
+    assert f"landlock: inactive (disabled by {layers.DISABLE_VAR})" in lines
+    assert "pid-namespace: active" in lines and "unprivileged-user: active" in lines
+
+
+def test_check_works_with_only_the_basic_layers(tmp_path):
+    """A student's laptop or a container without namespaces, Landlock or seccomp: still graded, same score."""
+    proc = run_grader("check", "assignment2", "--path", SOLUTION, "--json", env={layers.DISABLE_VAR: ALL_OPTIONAL})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["score"] == json.loads(proc.stdout)["max_score"]
+
+
+def test_grade_warns_in_one_line_when_layers_are_missing(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.py").write_text(SOLUTION.read_text())
+    (folder / "bob.py").write_text((SUBMISSIONS / "assignment2" / "fails_mse_sum" / "linear_regression.py").read_text())
+    weak = run_grader("grade", "assignment2", folder, "-o", tmp_path / "weak", env={layers.DISABLE_VAR: "seccomp"})
+    full = run_grader("grade", "assignment2", folder, "-o", tmp_path / "full")
+    assert weak.returncode == full.returncode == 0, weak.stderr[-2000:]
+    warnings = [line for line in weak.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: student processes run with 7 of 8 sandbox layers here; missing: seccomp (`grader doctor` says why)"]
+    assert "warning:" not in full.stderr
+    assert (tmp_path / "weak" / "grades.csv").read_text() == (tmp_path / "full" / "grades.csv").read_text()
