@@ -437,3 +437,34 @@ def test_fresh_python_child_keeps_working(tree):
     assert (tree["rw"] / "from_child.txt").read_text() == "hi"
     assert out["grandchild_rc"] == 0, out["grandchild_err"]
     assert out["grandchild_secret"] == "PermissionError"
+
+
+@pytest.mark.skipif(ABI < 4, reason="Landlock network rules need ABI 4 (Linux 6.7)")
+def test_tcp_connect_and_bind_are_denied(tree):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def body():
+        def connect():
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                pass
+
+        def bind():
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+
+        def unix_pair():
+            a, b = socket.socketpair()
+            a.close()
+            b.close()
+
+        return {"connect": _try(connect), "bind": _try(bind), "unix": _try(unix_pair)}
+
+    try:
+        result = run_in_child(body, read_only=[tree["ro"]], read_write=[tree["rw"]])
+    finally:
+        listener.close()
+    assert result["connect"] == result["bind"] == "PermissionError:EACCES"
+    assert result["unix"] == "ok"

@@ -27,8 +27,9 @@ Caveats:
   are not scoped.
 * With ABI >= 5, ioctl on a device opened after ``restrict`` needs the device
   under ``read_write`` (IOCTL_DEV is not part of the read-only set).
-* Access rights introduced after ABI 5 (e.g. Unix socket path resolution in
-  later kernels) and network rules (ABI 4) are left unhandled, i.e. allowed.
+* With ABI >= 4, TCP bind and connect are handled with no rule, i.e. denied.
+* Access rights introduced after ABI 6 (e.g. Unix socket path resolution in
+  later kernels) are left unhandled, i.e. allowed.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ ACCESS_FS_MAKE_SYM = 1 << 12
 ACCESS_FS_REFER = 1 << 13  # ABI 2
 ACCESS_FS_TRUNCATE = 1 << 14  # ABI 3
 ACCESS_FS_IOCTL_DEV = 1 << 15  # ABI 5
+
+# Network access rights (ABI 4).
+ACCESS_NET_BIND_TCP = 1 << 0
+ACCESS_NET_CONNECT_TCP = 1 << 1
 
 # Scope flags (ABI 6).
 SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
@@ -249,8 +254,8 @@ def restrict(
     paths; everything else on the filesystem is denied. Paths that do not exist are skipped silently.
     A path may be a regular file (then only file-applicable rights are granted) or a directory.
     Sets PR_SET_NO_NEW_PRIVS first. Handles every ABI from 1 upward: only requests the access
-    rights the kernel's ABI knows (ABI>=2 REFER, ABI>=3 TRUNCATE, ABI>=5 IOCTL_DEV; on ABI>=4 it may
-    leave network rules unhandled; on ABI>=6 also set scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
+    rights the kernel's ABI knows (ABI>=2 REFER, ABI>=3 TRUNCATE, ABI>=5 IOCTL_DEV; on ABI>=4
+    deny TCP bind and connect; on ABI>=6 also set scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
     so the child cannot signal or connect to abstract sockets of processes outside its domain).
     Returns the ABI version used. Raises LandlockUnavailable (subclass of OSError) when the kernel has
     no Landlock, and OSError with errno and a clear message when a syscall fails."""
@@ -274,7 +279,7 @@ def restrict(
     handled_fs = _handled_fs(abi)
     attr = _RulesetAttr(
         handled_access_fs=handled_fs,
-        handled_access_net=0,  # network left unhandled (allowed)
+        handled_access_net=(ACCESS_NET_BIND_TCP | ACCESS_NET_CONNECT_TCP) if abi >= 4 else 0,  # no rule: no TCP at all
         scoped=(SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if abi >= 6 else 0,
     )
     ruleset_fd, err = _syscall(
