@@ -3,6 +3,7 @@
 Grades the bundled class (examples/assignment2) copied N times over, and one
 submission alone; per submission = (T_N - T_1) / (N - 1), so interpreter
 start-up, collection and the warm process are not counted per student.
+One worker (``-j 1``): the cost of a submission itself; bench_class.py times ``-j 2``.
 Target (issue 3): per submission <= 0.3x one fresh torch import.
 Usage: python benchmarks/bench_grade.py [COPIES]
 """
@@ -39,8 +40,8 @@ def main() -> None:
         one = tmp / "one"
         one.mkdir()
         shutil.copytree(CLASS / "alice", one / "alice")
-        t_one = wall(grader_cmd("grade", "assignment2", one, "-o", tmp / "out1"))
-        t_all = wall(grader_cmd("grade", "assignment2", tmp / "class", "-o", tmp / "outN"))
+        t_one = wall(grader_cmd("grade", "assignment2", one, "-o", tmp / "out1", "-j", 1))
+        t_all = wall(grader_cmd("grade", "assignment2", tmp / "class", "-o", tmp / "outN", "-j", 1))
     per = (t_all - t_one) / (n - 1)
     print(f"fresh torch import (median of 5): {imp:.2f} s")
     print(f"grade 1 submission: {t_one:.2f} s; grade {n} submissions ({copies} copies of the bundled class): {t_all:.2f} s")

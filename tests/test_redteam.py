@@ -231,12 +231,38 @@ def _attack():
     if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None) == 0:
         _FOUND.append("mounted")
 ''',
+    "monkeypatch_everything": '''
+def _attack():
+    import builtins, types
+    import numpy
+    import torch.testing
+    builtins.isinstance = lambda obj, cls: True
+    builtins.abs = lambda x: 0
+    builtins.max = lambda *a, **k: 0
+    builtins.all = lambda *a: True
+    torch.allclose = lambda *a, **k: True
+    torch.equal = lambda *a, **k: True
+    torch.isclose = lambda a, b, *r, **k: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+    torch.testing.assert_close = lambda *a, **k: None
+    torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+    numpy.allclose = lambda *a, **k: True
+    numpy.testing.assert_allclose = lambda *a, **k: None
+    for name in ("pytest", "hypothesis", "grader", "grader.scoring", "grader.checks.compare"):
+        fake = types.ModuleType(name)
+        fake.score = lambda *a, **k: 100
+        _sys.modules[name] = fake
+
+
+def _honest_forward(x, w, b):  # wrong on purpose: the patches above must not make it pass
+    return torch.zeros(x.shape[0], 1, dtype=x.dtype)
+''',
 }
 
 #: What each attacker may lose (check ids, or a function: all its checks): only what it abuses.
 MAY_LOSE = {
     "ignore_sigterm_and_spin": {"train.worked_example"},
     "reduce_payload": {"mse_loss"},
+    "monkeypatch_everything": {"forward", "train"},  # its forward is wrong: that must show
 }
 
 
@@ -372,3 +398,16 @@ def test_time_limits_hold_against_ignored_signals(attacked):
     book = attacked["book"]
     assert "timeout" in book.rows["redteam_ignore_sigterm_and_spin"]["problems"]
     assert book.earned("redteam_ignore_sigterm_and_spin")["train.worked_example"] == 0
+
+
+def test_monkeypatching_the_child_does_not_help(attacked):
+    """torch, numpy, builtins, pytest, Hypothesis and the grader's own names patched in the child:
+    the wrong forward still earns nothing, the honest functions still earn everything."""
+    earned = attacked["book"].earned("redteam_monkeypatch_everything")
+    full = attacked["book"].earned("alice")
+    for cid, points in earned.items():
+        function = cid.split(".")[0]
+        if function == "forward" and ("values" in cid or "worked_example" in cid):
+            assert points == 0, cid
+        elif function in ("mse_loss", "zero_grad", "sgd_step"):
+            assert points == full[cid], cid

@@ -9,6 +9,8 @@ call the student function, send back what came out as data.
 
 from __future__ import annotations
 
+import builtins
+
 import importlib.util
 import io
 import os
@@ -302,8 +304,20 @@ def _seed_all(seed: int) -> None:
 
 
 # --------------------------------------------------------------- serving
+def _restore_builtins(saved: dict) -> None:
+    """Undo what student code did to ``builtins`` (the harness's own code looks names up there)."""
+    current = builtins.__dict__
+    for name, value in saved.items():
+        if current.get(name, _MISSING) is not value:
+            current[name] = value
+
+
+_MISSING = object()
+
+
 class Harness:
     def __init__(self, sock: socket.socket, config: dict):
+        self._builtins = dict(builtins.__dict__)  # before any student code runs
         self.sock = sock
         self.config = config
         self.filename = config["module_path"]
@@ -318,6 +332,7 @@ class Harness:
             sys.modules[name] = module
             spec.loader.exec_module(module)
         except BaseException as exc:  # noqa: BLE001 - anything the module does is a result
+            _restore_builtins(self._builtins)
             error = describe_error(exc, path)
             if isinstance(exc, SyntaxError):
                 is_encoding = isinstance(exc.__cause__ or exc.__context__, UnicodeDecodeError) or (
@@ -330,6 +345,7 @@ class Harness:
             elif error["problem"] != "memory":
                 error["problem"] = "import"
             return {"ok": False, "error": error}
+        _restore_builtins(self._builtins)
         self.module = module
         missing = [fn for fn in self.config["functions"] if not callable(getattr(module, fn, None))]
         return {"ok": True, "missing": missing}
@@ -353,6 +369,12 @@ class Harness:
         return {"ok": True, "result": enc.value(self.objects.get(request["name"]))}, enc.blobs
 
     def call(self, request: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        try:
+            return self._call(request, blobs)
+        finally:
+            _restore_builtins(self._builtins)
+
+    def _call(self, request: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         fn = self._target(request)
         if not callable(fn) and request.get("self") is not None:
             message = _text(f"the {_type_name(self.objects.get(request['self']))} object has no method {request['fn']}()")
@@ -400,9 +422,11 @@ class Harness:
                 except Exception as exc:  # noqa: BLE001
                     backward_error = describe_error(exc, self.filename)
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
+            _restore_builtins(self._builtins)
             if guard is not None and guard.hit is not None:
                 return _forbidden(guard.hit), []
             return {"ok": False, "error": describe_error(exc, self.filename)}, []
+        _restore_builtins(self._builtins)
         try:
             enc = _Encoder(inputs, self._owners())
             reply = {
