@@ -71,6 +71,25 @@ def _warn_missing_layers(launcher, hidden: list[Path]) -> None:
 
 
 @app.command()
+def release(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for <assignment>/ and <assignment>.zip."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Build the students' handout: stub, README, public checks, install notes; a folder and a zip."""
+    from grader.release import release as build
+
+    try:
+        root = course_mod.course_root(course)
+        folder, archive = build(course_mod.load(assignment, root=root), root, output.resolve())
+    except GraderError as exc:
+        _fail(exc)
+    except OSError as exc:
+        _fail(UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})"))
+    out.print(f"handout: {escape(str(folder))}/ and {escape(str(archive))}")
+
+
+@app.command()
 def doctor() -> None:
     """Which sandbox layers a student process gets on this machine, and why any is missing."""
     from grader.sandbox import layers
