@@ -90,6 +90,28 @@ def release(
 
 
 @app.command()
+def gradescope(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    output: Path = typer.Option(Path("autograder.zip"), "-o", "--output", help="The autograder zip to write."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Build a Gradescope autograder (setup.sh, run_autograder, the grader, the hidden checks)."""
+    from grader.gradescope import build
+
+    try:
+        root = course_mod.course_root(course)
+        a = course_mod.load(assignment, root=root)
+        if a.hidden_checks is None:
+            raise UsageError(f"the hidden checks of {a.name} are not installed here (solutions/{a.name}/): build from the instructor's checkout")
+        path = build(a, output.resolve())
+    except GraderError as exc:
+        _fail(exc)
+    except OSError as exc:
+        _fail(UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})"))
+    out.print(f"Gradescope autograder: {escape(str(path))} (upload it as the assignment's autograder zip)")
+
+
+@app.command()
 def doctor() -> None:
     """Which sandbox layers a student process gets on this machine, and why any is missing."""
     from grader.sandbox import layers

@@ -1,0 +1,130 @@
+"""A Gradescope autograder for one assignment: ``grader gradescope ASSIGNMENT -o autograder.zip``.
+
+Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once
+when it builds the image, and ``run_autograder`` per submission, with the
+student's files in ``/autograder/submission``; it reads
+``/autograder/results/results.json``. The zip holds:
+
+- ``setup.sh``: installs the CPU build of PyTorch and the grader's dependencies;
+- ``run_autograder``: runs :data:`RUNNER` (``run_autograder.py``);
+- ``package/grader/``: this grader, imported from there (no build step);
+- ``course/``: the assignment's public files and its hidden checks only
+  (never the reference solution).
+
+``run_autograder.py`` grades the submission exactly as ``grader grade``
+does (public and hidden checks, every sandbox layer the image allows) and
+copies the student's results file, already in Gradescope's format, to
+``results/results.json``. ``GRADESCOPE_ROOT`` overrides ``/autograder`` for
+a local trial run.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import zipfile
+from pathlib import Path
+
+from grader.course import PACKAGE_DIR, Assignment
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope image set-up: Python 3, the CPU build of PyTorch, the grader's dependencies.
+set -euo pipefail
+apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null || true
+pip3 install --no-cache-dir torch --index-url https://download.pytorch.org/whl/cpu
+pip3 install --no-cache-dir {requirements}
+"""
+
+RUN = """#!/usr/bin/env bash
+ROOT="${GRADESCOPE_ROOT:-/autograder}"
+exec python3 "$ROOT/source/run_autograder.py" "$ROOT"
+"""
+
+RUNNER = '''"""Grade /autograder/submission with the grader and write /autograder/results/results.json."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ASSIGNMENT = {assignment!r}
+root = Path(sys.argv[1] if len(sys.argv) > 1 else "/autograder")
+source = root / "source"
+results = root / "results"
+results.mkdir(parents=True, exist_ok=True)
+with tempfile.TemporaryDirectory() as tmp:
+    tmp = Path(tmp)
+    shutil.copytree(root / "submission", tmp / "class" / "submission", symlinks=True)
+    env = {{**os.environ, "PYTHONPATH": str(source / "package")}}
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "grade", ASSIGNMENT, str(tmp / "class"), "-o", str(tmp / "out"),
+         "--course", str(source / "course"), "-j", "1", "--quiet"],
+        env=env, capture_output=True, text=True,
+    )
+    graded = tmp / "out" / "results" / "submission.json"
+    if proc.returncode == 0 and graded.is_file():
+        shutil.copyfile(graded, results / "results.json")
+    else:
+        message = "The autograder could not grade this submission; your instructor has been told. " + proc.stderr[-1500:]
+        (results / "results.json").write_text(json.dumps({{"score": 0, "output": message, "tests": []}}, indent=2))
+'''
+
+
+def requirements() -> list[str]:
+    """The grader's run-time dependencies as installed here, torch excepted (set-up installs the CPU build)."""
+    found = []
+    for req in importlib.metadata.requires("torch-autograder") or []:
+        if "extra ==" in req:
+            continue
+        name = re.split(r"[<>=!~; \[]", req, maxsplit=1)[0]
+        if name.lower() != "torch":
+            found.append(req.strip())
+    return found
+
+
+def _executable(name: str, text: str) -> tuple[zipfile.ZipInfo, str]:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.external_attr = (0o100755 << 16)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info, text
+
+
+def _plain(name: str, data: str | bytes) -> tuple[zipfile.ZipInfo, str | bytes]:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.external_attr = (0o100644 << 16)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info, data
+
+
+def members(assignment: Assignment) -> list[tuple[zipfile.ZipInfo, str | bytes]]:
+    """Everything the autograder zip holds."""
+    quoted = " ".join("'" + r.replace("'", '"') + "'" for r in requirements())
+    out = [
+        _executable("setup.sh", SETUP.format(requirements=quoted)),
+        _executable("run_autograder", RUN),
+        _plain("run_autograder.py", RUNNER.format(assignment=assignment.name)),
+    ]
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        rel = path.relative_to(PACKAGE_DIR)
+        if path.is_file() and "__pycache__" not in rel.parts and rel.parts[0] != "_course" and path.suffix in (".py", ".ini", ".typed"):
+            out.append(_plain(f"package/grader/{rel.as_posix()}", path.read_bytes()))
+    for path in sorted(assignment.directory.iterdir()):
+        if path.is_file():
+            out.append(_plain(f"course/assignments/{assignment.name}/{path.name}", path.read_bytes()))
+    if assignment.hidden_checks is not None:
+        out.append(_plain(f"course/solutions/{assignment.name}/checks_hidden.py", assignment.hidden_checks.read_bytes()))
+    return out
+
+
+def build(assignment: Assignment, dest: Path) -> Path:
+    """Write the autograder zip to ``dest`` (atomically)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for info, data in members(assignment):
+            zf.writestr(info, data)
+    os.replace(tmp, dest)
+    return dest
