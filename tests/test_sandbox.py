@@ -186,13 +186,18 @@ def test_the_whole_process_group_is_killed(fork_server, tmp_path):
     try:
         student.begin_check()
         sleeper = student.call("forward", 1, 2, 3).value
+        import time
+
+        for _ in range(100):  # its command line shows once the exec is through
+            if _sleepers():
+                break
+            time.sleep(0.02)
         assert isinstance(sleeper, int) and len(_sleepers()) == 1
         with pytest.raises(SubmissionAbort, match="time limit"):
             student.call("mse_loss", 1, 2)
         for _ in range(50):
             if not _sleepers():
                 break
-            import time
             time.sleep(0.05)
         assert not _sleepers(), "a process the submission started outlived it"
     finally:

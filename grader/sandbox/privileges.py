@@ -4,9 +4,10 @@ Each student process gets a uid of its own from an unused range (no
 ``/etc/passwd`` entry needed), so per-user limits such as RLIMIT_NPROC count
 only that submission's processes, and no two submissions share a user.
 
-It keeps exactly one capability, CAP_DAC_READ_SEARCH, so that it can still
-read the interpreter and torch where only root may (a Python installed in
-root's home); Landlock decides what it may read, and the seccomp filter
+It keeps exactly one capability, CAP_DAC_READ_SEARCH (ambient, so programs
+it starts keep it too), so that it can still read the interpreter and torch
+where only root may (a Python installed in root's home); Landlock decides
+what it may read, and the seccomp filter
 denies ``open_by_handle_at``, the one other thing that capability allows.
 It can no longer write what root owns, signal or trace root's processes,
 or raise its hard resource limits, and RLIMIT_NPROC now counts its forks.
@@ -21,6 +22,7 @@ import os
 BASE_UID, SPAN = 200_000, 1_000_000
 CAP_DAC_READ_SEARCH = 2
 PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE = 47, 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
 
@@ -60,9 +62,11 @@ def drop(uid: int, gid: int) -> None:
     os.setresuid(uid, uid, uid)
     header = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
     keep = 1 << CAP_DAC_READ_SEARCH
-    data = (_Data * 2)(_Data(keep, keep, 0), _Data(0, 0, 0))
+    data = (_Data * 2)(_Data(keep, keep, keep), _Data(0, 0, 0))
     if libc.syscall(_SYS_CAPSET[machine], ctypes.byref(header), data) != 0:
         raise OSError(ctypes.get_errno(), "capset")
+    # Ambient: a program the student starts (``python -c ...``) can read the interpreter too.
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0)
     libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
     if os.getuid() != uid or os.geteuid() != uid:
         raise OSError(0, "the uid did not change")
