@@ -146,6 +146,75 @@ def list_cmd(course: Optional[Path] = CourseOpt) -> None:
     out.print(table)
 
 
+#: Limits for grading mutants: a mutant that hangs costs 5 s per check, not ``grade``'s 10.
+VALIDATE_CHECK_SECONDS = 5.0
+
+
+@app.command()
+def validate(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Mutation analysis: plant small bugs in the reference solution and report those no check catches."""
+    from grader import mutation
+    from grader.sandbox.launcher import make_launcher
+
+    try:
+        root = course_mod.course_root(course)
+        a = course_mod.load(assignment, root=root)
+        mutation.solution_file(a, root)
+        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
+    except GraderError as exc:
+        _fail(exc)
+    _print_notes(launcher)
+    from grader.sandbox.policy import Limits
+
+    seconds = VALIDATE_CHECK_SECONDS
+    limits = Limits(check_seconds=seconds, submission_seconds=12 * seconds, import_seconds=seconds)
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as progress:
+            task = progress.add_task(f"validating {a.name}", total=None)
+
+            def on_start(count: int) -> None:
+                progress.update(task, total=count)
+
+            def on_done(name: str) -> None:
+                progress.update(task, advance=1)
+
+            result = mutation.validate(a, course=root, launcher=launcher, limits=limits, on_start=on_start, on_done=on_done)
+    except GraderError as exc:
+        _fail(exc)
+    finally:
+        launcher.close()
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    else:
+        _print_validation(a, result)
+    raise typer.Exit(1 if result.failing else 0)
+
+
+def _print_validation(a, result) -> None:
+    out.print(f"mutation score: {result.score:.1f}%")
+    out.print(f"{a.name} — {escape(a.title)}: {result.killed} of {result.total} mutants of {a.module}.py killed by the public and hidden checks")
+    for function, outcomes in result.by_function().items():
+        killed = sum(o.killed for o in outcomes)
+        out.print(f"{escape(function)}: {killed} of {len(outcomes)} killed")
+        for o in outcomes:
+            if not o.killed:
+                listed = " [bold red](must be killed)[/]" if o.mutant.kind in result.must_kill else ""
+                out.print(f"  survived {escape(o.mutant.id)}: {escape(o.mutant.description)}{listed}")
+    listed = ", ".join(result.must_kill) or "none"
+    if result.failing:
+        ids = ", ".join(o.mutant.id for o in result.failing)
+        out.print(f"[bold red]FAILED:[/] {len(result.failing)} mutant(s) of a kind that must be killed ({escape(listed)}) survived: {escape(ids)}")
+    else:
+        out.print(f"every mutant of a kind that must be killed ({escape(listed)}) was killed")
+
+
 def _module_path(assignment, path: Optional[Path]) -> Path:
     from grader.submissions import locate
 
@@ -184,6 +253,7 @@ def check(
     path: Optional[Path] = typer.Option(None, "--path", help="Your module file or the folder holding it."),
     select: Optional[str] = typer.Option(None, "-k", help="Only checks whose id matches this pytest -k expression."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    watch: bool = typer.Option(False, "--watch", help="Run the checks again every time you save your module (Ctrl-C stops)."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
     """Run the public checks on your own module."""
@@ -193,6 +263,12 @@ def check(
         root = course_mod.course_root(course)
         a = course_mod.load(assignment, root=root)
         module_path = _module_path(a, path)
+        if watch:
+            from grader.watch import watch as watch_loop
+
+            watched = path.resolve() if path is not None and path.is_file() else module_path.resolve()
+            watch_loop(watched, [arg for arg in sys.argv[1:] if arg != "--watch"], console=out)
+            raise typer.Exit(0)
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import CourseError, UsageError
@@ -31,6 +31,9 @@ class Assignment:
     """None where the solutions are not installed (a student's copy)."""
     forbidden: dict[str, str]
     """Function -> forbidden-API group enforced while it runs (``[forbidden]`` in assignment.toml)."""
+    must_kill: list[str] = field(default_factory=list)
+    """Mutant kinds (:mod:`grader.mutation`) that `grader validate` requires the checks to kill
+    (``validate.must_kill`` in assignment.toml)."""
 
     @property
     def stub(self) -> Path:
@@ -74,9 +77,18 @@ def load(name: str, *, root: Path) -> Assignment:
             public_checks=directory / "checks_public.py",
             hidden_checks=hidden if hidden.is_file() else None,
             forbidden={str(k): str(v) for k, v in meta.get("forbidden", {}).items()},
+            must_kill=_must_kill(meta, meta_file),
         )
     except KeyError as exc:
         raise CourseError(f"{meta_file}: missing key {exc}") from None
+
+
+def _must_kill(meta: dict, meta_file: Path) -> list[str]:
+    table = meta.get("validate", {})
+    kinds = table.get("must_kill", []) if isinstance(table, dict) else None
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise CourseError(f"{meta_file}: validate.must_kill must be a list of mutant kinds (strings)")
+    return list(kinds)
 
 
 def list_all(*, root: Path) -> list[Assignment]:
