@@ -70,66 +70,6 @@ def _warn_missing_layers(launcher, hidden: list[Path]) -> None:
         )
 
 
-@app.command()
-def release(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
-    output: Path = typer.Option(..., "-o", "--output", help="Folder for <assignment>/ and <assignment>.zip."),
-    course: Optional[Path] = CourseOpt,
-) -> None:
-    """Build the students' handout: stub, README, public checks, install notes; a folder and a zip."""
-    from grader.release import release as build
-
-    try:
-        root = course_mod.course_root(course)
-        folder, archive = build(course_mod.load(assignment, root=root), root, output.resolve())
-    except GraderError as exc:
-        _fail(exc)
-    except OSError as exc:
-        _fail(UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})"))
-    out.print(f"handout: {escape(str(folder))}/ and {escape(str(archive))}")
-
-
-@app.command()
-def gradescope(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
-    output: Path = typer.Option(Path("autograder.zip"), "-o", "--output", help="The autograder zip to write."),
-    course: Optional[Path] = CourseOpt,
-) -> None:
-    """Build a Gradescope autograder (setup.sh, run_autograder, the grader, the hidden checks)."""
-    from grader.gradescope import build
-
-    try:
-        root = course_mod.course_root(course)
-        a = course_mod.load(assignment, root=root)
-        if a.hidden_checks is None:
-            raise UsageError(f"the hidden checks of {a.name} are not installed here (solutions/{a.name}/): build from the instructor's checkout")
-        path = build(a, output.resolve())
-    except GraderError as exc:
-        _fail(exc)
-    except OSError as exc:
-        _fail(UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})"))
-    out.print(f"Gradescope autograder: {escape(str(path))} (upload it as the assignment's autograder zip)")
-
-
-@app.command()
-def doctor() -> None:
-    """Which sandbox layers a student process gets on this machine, and why any is missing."""
-    from grader.sandbox import layers
-    from grader.sandbox.launcher import make_launcher
-
-    try:
-        launcher = make_launcher()
-    except GraderError as exc:
-        _fail(exc)
-    try:
-        report = layers.probe(launcher)
-    finally:
-        launcher.close()
-    for line in layers.lines(report):
-        out.print(escape(line))
-    raise typer.Exit(0 if all(why is None for why in report.values()) else 1)
-
-
 @app.command("list")
 def list_cmd(course: Optional[Path] = CourseOpt) -> None:
     """The assignments, their titles and points."""
@@ -144,75 +84,6 @@ def list_cmd(course: Optional[Path] = CourseOpt) -> None:
     for a in assignments:
         table.add_row(a.name, a.title, f"{a.module}.py", fmt_points(a.points), fmt_points(a.bonus))
     out.print(table)
-
-
-#: Limits for grading mutants: a mutant that hangs costs 5 s per check, not ``grade``'s 10.
-VALIDATE_CHECK_SECONDS = 5.0
-
-
-@app.command()
-def validate(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    course: Optional[Path] = CourseOpt,
-) -> None:
-    """Mutation analysis: plant small bugs in the reference solution and report those no check catches."""
-    from grader import mutation
-    from grader.sandbox.launcher import make_launcher
-
-    try:
-        root = course_mod.course_root(course)
-        a = course_mod.load(assignment, root=root)
-        mutation.solution_file(a, root)
-        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
-    except GraderError as exc:
-        _fail(exc)
-    _print_notes(launcher)
-    from grader.sandbox.policy import Limits
-
-    seconds = VALIDATE_CHECK_SECONDS
-    limits = Limits(check_seconds=seconds, submission_seconds=12 * seconds, import_seconds=seconds)
-    try:
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
-        ) as progress:
-            task = progress.add_task(f"validating {a.name}", total=None)
-
-            def on_start(count: int) -> None:
-                progress.update(task, total=count)
-
-            def on_done(name: str) -> None:
-                progress.update(task, advance=1)
-
-            result = mutation.validate(a, course=root, launcher=launcher, limits=limits, on_start=on_start, on_done=on_done)
-    except GraderError as exc:
-        _fail(exc)
-    finally:
-        launcher.close()
-    if as_json:
-        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
-    else:
-        _print_validation(a, result)
-    raise typer.Exit(1 if result.failing else 0)
-
-
-def _print_validation(a, result) -> None:
-    out.print(f"mutation score: {result.score:.1f}%")
-    out.print(f"{a.name} — {escape(a.title)}: {result.killed} of {result.total} mutants of {a.module}.py killed by the public and hidden checks")
-    for function, outcomes in result.by_function().items():
-        killed = sum(o.killed for o in outcomes)
-        out.print(f"{escape(function)}: {killed} of {len(outcomes)} killed")
-        for o in outcomes:
-            if not o.killed:
-                listed = " [bold red](must be killed)[/]" if o.mutant.kind in result.must_kill else ""
-                out.print(f"  survived {escape(o.mutant.id)}: {escape(o.mutant.description)}{listed}")
-    listed = ", ".join(result.must_kill) or "none"
-    if result.failing:
-        ids = ", ".join(o.mutant.id for o in result.failing)
-        out.print(f"[bold red]FAILED:[/] {len(result.failing)} mutant(s) of a kind that must be killed ({escape(listed)}) survived: {escape(ids)}")
-    else:
-        out.print(f"every mutant of a kind that must be killed ({escape(listed)}) was killed")
 
 
 def _module_path(assignment, path: Optional[Path]) -> Path:
@@ -474,6 +345,135 @@ def _wait_for_workers(workers: list, progress, task, results: Path, total: int) 
         tail = (w.stderr.read() or "").strip().splitlines()[-3:]
         if w.returncode not in (0, 1):
             err.print(f"[yellow]worker {k} stopped with status {w.returncode}; its submissions are graded below.[/] {escape(' '.join(tail))}")
+
+
+@app.command()
+def doctor() -> None:
+    """Which sandbox layers a student process gets on this machine, and why any is missing."""
+    from grader.sandbox import layers
+    from grader.sandbox.launcher import make_launcher
+
+    try:
+        launcher = make_launcher()
+    except GraderError as exc:
+        _fail(exc)
+    try:
+        report = layers.probe(launcher)
+    finally:
+        launcher.close()
+    for line in layers.lines(report):
+        out.print(escape(line))
+    raise typer.Exit(0 if all(why is None for why in report.values()) else 1)
+
+
+@app.command()
+def release(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for <assignment>/ and <assignment>.zip."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Build the students' handout: stub, README, public checks, install notes; a folder and a zip."""
+    from grader.release import release as build
+
+    try:
+        root = course_mod.course_root(course)
+        folder, archive = build(course_mod.load(assignment, root=root), root, output.resolve())
+    except GraderError as exc:
+        _fail(exc)
+    except OSError as exc:
+        _fail(UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})"))
+    out.print(f"handout: {escape(str(folder))}/ and {escape(str(archive))}")
+
+
+@app.command()
+def gradescope(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    output: Path = typer.Option(Path("autograder.zip"), "-o", "--output", help="The autograder zip to write."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Build a Gradescope autograder (setup.sh, run_autograder, the grader, the hidden checks)."""
+    from grader.gradescope import build
+
+    try:
+        root = course_mod.course_root(course)
+        a = course_mod.load(assignment, root=root)
+        if a.hidden_checks is None:
+            raise UsageError(f"the hidden checks of {a.name} are not installed here (solutions/{a.name}/): build from the instructor's checkout")
+        path = build(a, output.resolve())
+    except GraderError as exc:
+        _fail(exc)
+    except OSError as exc:
+        _fail(UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})"))
+    out.print(f"Gradescope autograder: {escape(str(path))} (upload it as the assignment's autograder zip)")
+
+
+#: Limits for grading mutants: a mutant that hangs costs 5 s per check, not ``grade``'s 10.
+VALIDATE_CHECK_SECONDS = 5.0
+
+
+@app.command()
+def validate(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Mutation analysis: plant small bugs in the reference solution and report those no check catches."""
+    from grader import mutation
+    from grader.sandbox.launcher import make_launcher
+
+    try:
+        root = course_mod.course_root(course)
+        a = course_mod.load(assignment, root=root)
+        mutation.solution_file(a, root)
+        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
+    except GraderError as exc:
+        _fail(exc)
+    _print_notes(launcher)
+    from grader.sandbox.policy import Limits
+
+    seconds = VALIDATE_CHECK_SECONDS
+    limits = Limits(check_seconds=seconds, submission_seconds=12 * seconds, import_seconds=seconds)
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as progress:
+            task = progress.add_task(f"validating {a.name}", total=None)
+
+            def on_start(count: int) -> None:
+                progress.update(task, total=count)
+
+            def on_done(name: str) -> None:
+                progress.update(task, advance=1)
+
+            result = mutation.validate(a, course=root, launcher=launcher, limits=limits, on_start=on_start, on_done=on_done)
+    except GraderError as exc:
+        _fail(exc)
+    finally:
+        launcher.close()
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    else:
+        _print_validation(a, result)
+    raise typer.Exit(1 if result.failing else 0)
+
+
+def _print_validation(a, result) -> None:
+    out.print(f"mutation score: {result.score:.1f}%")
+    out.print(f"{a.name} — {escape(a.title)}: {result.killed} of {result.total} mutants of {a.module}.py killed by the public and hidden checks")
+    for function, outcomes in result.by_function().items():
+        killed = sum(o.killed for o in outcomes)
+        out.print(f"{escape(function)}: {killed} of {len(outcomes)} killed")
+        for o in outcomes:
+            if not o.killed:
+                listed = " [bold red](must be killed)[/]" if o.mutant.kind in result.must_kill else ""
+                out.print(f"  survived {escape(o.mutant.id)}: {escape(o.mutant.description)}{listed}")
+    listed = ", ".join(result.must_kill) or "none"
+    if result.failing:
+        ids = ", ".join(o.mutant.id for o in result.failing)
+        out.print(f"[bold red]FAILED:[/] {len(result.failing)} mutant(s) of a kind that must be killed ({escape(listed)}) survived: {escape(ids)}")
+    else:
+        out.print(f"every mutant of a kind that must be killed ({escape(listed)}) was killed")
 
 
 def main() -> None:
