@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import resource
 import signal
 
 from grader.sandbox import layers
@@ -95,6 +94,8 @@ def unshare() -> dict[str, str | None]:
 
 def keep(student: int) -> None:
     """The keeper's whole life after forking the student process: wait, then end exactly as it did."""
+    import resource  # POSIX only, like the keeper
+
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     while True:
         try:
