@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+#: How long a changed file must stay unchanged before the checks run again.
+SETTLE = 0.2
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
@@ -22,11 +27,15 @@ def watch(path: Path, argv: list[str], *, console, interval: float = 0.5) -> Non
     Each run is a fresh ``grader`` process, so a run sees exactly the file as saved
     and nothing of the previous run; a save during a run starts another one after it.
     """
+    # Ctrl-C must stop the loop even where SIGINT was inherited as ignored (a parent that started us in the background).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     last = None
     try:
         while True:
             current = _signature(path)
             if current != last:
+                time.sleep(SETTLE)  # an editor's save can be several writes: run once, on the saved file
+                current = _signature(path)
                 last = current
                 if console.is_terminal:
                     console.clear()
