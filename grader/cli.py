@@ -23,7 +23,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from grader import course as course_mod
@@ -283,7 +283,7 @@ def grade(
     try:
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+            _Rate(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
             console=err, transient=False, disable=quiet or shard is not None,
         ) as progress:
             task = progress.add_task(f"grading {a.name}", total=len(entries), last="")
@@ -314,6 +314,16 @@ def grade(
     for student, what in result.failures:
         err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
     raise typer.Exit(1 if result.failures else 0)
+
+
+class _Rate(ProgressColumn):
+    """Submissions graded per second (rich's own speed column counts bytes)."""
+
+    def render(self, task):
+        from rich.text import Text
+
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f}/s" if speed else "-/s", style="progress.data.speed")
 
 
 def _cores() -> int:

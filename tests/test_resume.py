@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ def test_unchanged_results_are_reused_and_changed_submissions_regraded(tmp_path)
     assert first.returncode == 0, first.stderr
     gradebook = (out / "grades.csv").read_text()
     assert "grading assignment2" in first.stderr and "problems: crash 1, file_name 1, syntax 1" in first.stderr
+    assert re.search(r"12/12 \S+ \d+\.\d/s eta", first.stderr), first.stderr  # progress: count, time, rate, ETA
     again = run_grader("grade", "assignment2", folder, "-o", out, "--quiet")
     assert again.returncode == 0 and "graded 0 submissions (and reused 12 unchanged results)" in again.stderr
     assert "grading assignment2" not in again.stderr  # --quiet: no progress bar
