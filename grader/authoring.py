@@ -15,25 +15,35 @@ from grader.errors import CourseError
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
-def make_stub(source: str, *, name: str = "<solution>") -> str:
-    out: list[str] = []
-    inside = False
-    for number, line in enumerate(source.splitlines(keepends=True), 1):
+def solution_regions(source: str, *, name: str = "<solution>") -> list[tuple[int, int]]:
+    """``(begin, end)`` line numbers (1-based) of every ``### BEGIN/END SOLUTION`` marker pair."""
+    regions, begin = [], None
+    for number, line in enumerate(source.splitlines(), 1):
         stripped = line.strip()
         if stripped == BEGIN:
-            if inside:
+            if begin is not None:
                 raise CourseError(f"{name}:{number}: {BEGIN} inside another solution region")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}raise NotImplementedError\n")
+            begin = number
         elif stripped == END:
-            if not inside:
+            if begin is None:
                 raise CourseError(f"{name}:{number}: {END} without {BEGIN}")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
+            regions.append((begin, number))
+            begin = None
+    if begin is not None:
         raise CourseError(f"{name}: {BEGIN} is never closed")
+    return regions
+
+
+def make_stub(source: str, *, name: str = "<solution>") -> str:
+    lines = source.splitlines(keepends=True)
+    out: list[str] = []
+    last = 0
+    for begin, end in solution_regions(source, name=name):
+        out += lines[last:begin - 1]
+        marker = lines[begin - 1]
+        out.append(f"{marker[: len(marker) - len(marker.lstrip())]}raise NotImplementedError\n")
+        last = end
+    out += lines[last:]
     return "".join(out)
 
 

@@ -55,8 +55,9 @@ def build(assignment: str, title: str, docs: dict[str, dict]) -> str:
     points: dict[str, float] = {}
     messages: Counter = Counter()
     problems: Counter = Counter()
+    codes_of = {s: docs[s].get("extra_data", {}).get("problems", []) for s in students}
     for s in students:
-        problems.update(docs[s].get("extra_data", {}).get("problems", []))
+        problems.update(codes_of[s])
         for t in docs[s]["tests"]:
             cid = t["name"]
             if cid not in points:
@@ -119,7 +120,7 @@ def build(assignment: str, title: str, docs: dict[str, dict]) -> str:
         ["student", "score", "problems"],
         [
             [f"<a href=\"feedback/{e(s)}.html\">{e(s)}</a>", fmt_points(float(docs[s]["score"])),
-             e(";".join(docs[s].get("extra_data", {}).get("problems", [])))]
+             e(";".join(codes_of[s]))]
             for s in students
         ],
         numeric={1},

@@ -387,7 +387,7 @@ def release(
 
     try:
         root = course_mod.course_root(course)
-        folder, archive = build(course_mod.load(assignment, root=root), root, output.resolve())
+        folder, archive = build(course_mod.load(assignment, root=root), output.resolve())
     except GraderError as exc:
         _fail(exc)
     except OSError as exc:
@@ -434,7 +434,7 @@ def validate(
     try:
         root = course_mod.course_root(course)
         a = course_mod.load(assignment, root=root)
-        mutation.solution_file(a, root)
+        mutation.solution_file(a)
         launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)

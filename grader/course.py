@@ -29,6 +29,8 @@ class Assignment:
     public_checks: Path
     hidden_checks: Path | None
     """None where the solutions are not installed (a student's copy)."""
+    solution: Path | None
+    """The reference solution ``solutions/<name>/<module>.py``; None where it is not installed."""
     forbidden: dict[str, str]
     """Function -> forbidden-API group enforced while it runs (``[forbidden]`` in assignment.toml)."""
     must_kill: list[str] = field(default_factory=list)
@@ -64,7 +66,7 @@ def load(name: str, *, root: Path) -> Assignment:
         meta = tomllib.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CourseError(f"{meta_file}: {exc}") from None
-    hidden = root / "solutions" / name / "checks_hidden.py"
+    solutions = root / "solutions" / name
     try:
         return Assignment(
             name=name,
@@ -75,7 +77,8 @@ def load(name: str, *, root: Path) -> Assignment:
             bonus=float(meta.get("bonus", 0)),
             directory=directory,
             public_checks=directory / "checks_public.py",
-            hidden_checks=hidden if hidden.is_file() else None,
+            hidden_checks=_existing(solutions / "checks_hidden.py"),
+            solution=_existing(solutions / f"{meta['module']}.py"),
             forbidden={str(k): str(v) for k, v in meta.get("forbidden", {}).items()},
             must_kill=_must_kill(meta, meta_file),
         )
@@ -89,6 +92,10 @@ def _must_kill(meta: dict, meta_file: Path) -> list[str]:
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
         raise CourseError(f"{meta_file}: validate.must_kill must be a list of mutant kinds (strings)")
     return list(kinds)
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def list_all(*, root: Path) -> list[Assignment]:

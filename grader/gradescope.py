@@ -21,12 +21,11 @@ a local trial run.
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import re
-import zipfile
 from pathlib import Path
 
 from grader.course import PACKAGE_DIR, Assignment
+from grader.report import write_zip_atomic
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope image set-up: Python 3, the CPU build of PyTorch, the grader's dependencies.
@@ -85,46 +84,27 @@ def requirements() -> list[str]:
     return found
 
 
-def _executable(name: str, text: str) -> tuple[zipfile.ZipInfo, str]:
-    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-    info.external_attr = (0o100755 << 16)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    return info, text
-
-
-def _plain(name: str, data: str | bytes) -> tuple[zipfile.ZipInfo, str | bytes]:
-    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-    info.external_attr = (0o100644 << 16)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    return info, data
-
-
-def members(assignment: Assignment) -> list[tuple[zipfile.ZipInfo, str | bytes]]:
-    """Everything the autograder zip holds."""
+def members(assignment: Assignment) -> list[tuple[str, str | bytes, int]]:
+    """Everything the autograder zip holds: ``(name, data, unix mode)``."""
     quoted = " ".join("'" + r.replace("'", '"') + "'" for r in requirements())
     out = [
-        _executable("setup.sh", SETUP.format(requirements=quoted)),
-        _executable("run_autograder", RUN),
-        _plain("run_autograder.py", RUNNER.format(assignment=assignment.name)),
+        ("setup.sh", SETUP.format(requirements=quoted), 0o755),
+        ("run_autograder", RUN, 0o755),
+        ("run_autograder.py", RUNNER.format(assignment=assignment.name), 0o644),
     ]
     for path in sorted(PACKAGE_DIR.rglob("*")):
         rel = path.relative_to(PACKAGE_DIR)
         if path.is_file() and "__pycache__" not in rel.parts and rel.parts[0] != "_course" and path.suffix in (".py", ".ini", ".typed"):
-            out.append(_plain(f"package/grader/{rel.as_posix()}", path.read_bytes()))
+            out.append((f"package/grader/{rel.as_posix()}", path.read_bytes(), 0o644))
     for path in sorted(assignment.directory.iterdir()):
         if path.is_file():
-            out.append(_plain(f"course/assignments/{assignment.name}/{path.name}", path.read_bytes()))
+            out.append((f"course/assignments/{assignment.name}/{path.name}", path.read_bytes(), 0o644))
     if assignment.hidden_checks is not None:
-        out.append(_plain(f"course/solutions/{assignment.name}/checks_hidden.py", assignment.hidden_checks.read_bytes()))
+        out.append((f"course/solutions/{assignment.name}/checks_hidden.py", assignment.hidden_checks.read_bytes(), 0o644))
     return out
 
 
 def build(assignment: Assignment, dest: Path) -> Path:
     """Write the autograder zip to ``dest`` (atomically)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
-        for info, data in members(assignment):
-            zf.writestr(info, data)
-    os.replace(tmp, dest)
+    write_zip_atomic(dest, members(assignment))
     return dest

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.authoring import BEGIN, END
+from grader.authoring import solution_regions
 from grader.errors import CourseError, UsageError
 
 KINDS: dict[str, str] = {
@@ -105,25 +105,6 @@ class Mutant:
 
 
 # ---------------------------------------------------------------- generating
-
-def solution_regions(source: str, *, name: str = "<solution>") -> list[tuple[int, int]]:
-    """``(begin, end)`` line numbers (1-based) of every ``### BEGIN/END SOLUTION`` marker pair."""
-    regions, begin = [], None
-    for number, line in enumerate(source.splitlines(), 1):
-        stripped = line.strip()
-        if stripped == BEGIN:
-            if begin is not None:
-                raise CourseError(f"{name}:{number}: {BEGIN} inside another solution region")
-            begin = number
-        elif stripped == END:
-            if begin is None:
-                raise CourseError(f"{name}:{number}: {END} without {BEGIN}")
-            regions.append((begin, number))
-            begin = None
-    if begin is not None:
-        raise CourseError(f"{name}: {BEGIN} is never closed")
-    return regions
-
 
 @dataclass
 class _Site:
@@ -485,7 +466,7 @@ class Validation:
         }
 
 
-def solution_file(assignment, course: Path) -> Path:
+def solution_file(assignment) -> Path:
     """The reference solution to mutate; a usage error where the solutions are not installed, a course
     error where ``validate.must_kill`` names a kind that does not exist."""
     unknown = sorted(set(assignment.must_kill) - set(KINDS))
@@ -494,8 +475,8 @@ def solution_file(assignment, course: Path) -> Path:
             f"{assignment.directory / 'assignment.toml'}: validate.must_kill names unknown mutant kinds "
             f"{', '.join(unknown)}; known: {', '.join(KINDS)}"
         )
-    path = course / "solutions" / assignment.name / f"{assignment.module}.py"
-    if assignment.hidden_checks is None or not path.is_file():
+    path = assignment.solution
+    if assignment.hidden_checks is None or path is None:
         raise UsageError(
             f"the reference solution and hidden checks of {assignment.name} are not installed here "
             f"(solutions/{assignment.name}/): validate from the instructor's checkout"
@@ -523,7 +504,7 @@ def validate(
     from grader.scoring import score
     from grader.student import Submission
 
-    path = solution_file(assignment, course)
+    path = solution_file(assignment)
     mutants = generate(path.read_text(encoding="utf-8"), name=str(path))
     on_start(len(mutants) + 1)
     files, hidden_files = grading._check_files(assignment, hidden=True)

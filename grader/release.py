@@ -11,13 +11,12 @@ line of a solution region, any line of the hidden checks.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from grader import authoring
 from grader.course import Assignment
 from grader.errors import CourseError
-from grader.report import write_atomic
+from grader.report import write_atomic, write_zip_atomic
 
 INSTALL = """# Installing the grader for {name}
 
@@ -53,17 +52,14 @@ def _norm(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
-def _secret_lines(assignment: Assignment, course: Path) -> set[str]:
+def _secret_lines(assignment: Assignment) -> set[str]:
     """Lines found only in a solution region or in the hidden checks (not in the public checks)."""
     secrets: set[str] = set()
-    solution = course / "solutions" / assignment.name / f"{assignment.module}.py"
-    if solution.is_file():
-        inside = False
-        for line in solution.read_text(encoding="utf-8").splitlines():
-            stripped = line.strip()
-            if stripped in (authoring.BEGIN, authoring.END):
-                inside = stripped == authoring.BEGIN
-            elif inside:
+    if assignment.solution is not None:
+        source = assignment.solution.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for begin, end in authoring.solution_regions(source, name=str(assignment.solution)):
+            for line in lines[begin:end - 1]:
                 secrets.update(_norm(line))
     if assignment.hidden_checks is not None:
         secrets.update(line for line in _norm(assignment.hidden_checks.read_text(encoding="utf-8"))
@@ -71,9 +67,9 @@ def _secret_lines(assignment: Assignment, course: Path) -> set[str]:
     return secrets - set(_norm(assignment.public_checks.read_text(encoding="utf-8")))
 
 
-def leaks(files: dict[str, str], assignment: Assignment, course: Path) -> list[str]:
+def leaks(files: dict[str, str], assignment: Assignment) -> list[str]:
     """``file: what`` for every marker, long secret line or run of secret lines found in ``files``."""
-    secrets = _secret_lines(assignment, course)
+    secrets = _secret_lines(assignment)
     found = []
     for name, text in files.items():
         for marker in (authoring.BEGIN, authoring.END, "BEGIN HIDDEN TESTS", "checks_hidden"):
@@ -86,11 +82,11 @@ def leaks(files: dict[str, str], assignment: Assignment, course: Path) -> list[s
     return found
 
 
-def handout_files(assignment: Assignment, course: Path) -> dict[str, str]:
+def handout_files(assignment: Assignment) -> dict[str, str]:
     """File name -> text of the handout."""
-    solution = course / "solutions" / assignment.name / f"{assignment.module}.py"
-    if solution.is_file() and authoring.BEGIN in solution.read_text(encoding="utf-8"):
-        stub = authoring.make_stub(solution.read_text(encoding="utf-8"), name=str(solution))
+    solution = assignment.solution.read_text(encoding="utf-8") if assignment.solution is not None else ""
+    if authoring.BEGIN in solution:
+        stub = authoring.make_stub(solution, name=str(assignment.solution))
     else:
         stub = assignment.stub.read_text(encoding="utf-8")
     files = {
@@ -103,20 +99,15 @@ def handout_files(assignment: Assignment, course: Path) -> dict[str, str]:
     return files
 
 
-def release(assignment: Assignment, course: Path, dest: Path) -> tuple[Path, Path]:
+def release(assignment: Assignment, dest: Path) -> tuple[Path, Path]:
     """Write the handout folder and zip under ``dest``; refuse if anything secret would be in it."""
-    files = handout_files(assignment, course)
-    found = leaks(files, assignment, course)
+    files = handout_files(assignment)
+    found = leaks(files, assignment)
     if found:
         raise CourseError(f"the handout of {assignment.name} would reveal: " + "; ".join(found[:5]))
     folder = dest / assignment.name
     for name, text in files.items():
         write_atomic(folder / name, text)
     archive = dest / f"{assignment.name}.zip"
-    tmp = archive.with_name(f".{archive.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in sorted(files.items()):
-            # A fixed timestamp: the same course gives a byte-identical zip.
-            zf.writestr(zipfile.ZipInfo(f"{assignment.name}/{name}", date_time=(2020, 1, 1, 0, 0, 0)), text, zipfile.ZIP_DEFLATED)
-    tmp.replace(archive)
+    write_zip_atomic(archive, [(f"{assignment.name}/{name}", text, 0o644) for name, text in sorted(files.items())])
     return folder, archive

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 from grader.scoring import CheckResult, Score, fmt_points
@@ -26,6 +27,30 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+#: Every member of a zip the grader writes has this timestamp: the same content gives the same bytes.
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+def write_zip_atomic(path: Path, members: list[tuple[str, str | bytes, int]]) -> None:
+    """Write a reproducible zip of ``(name, data, unix mode)`` members to ``path``, like :func:`write_atomic`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
+            for name, data, mode in members:
+                info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+                info.external_attr = (0o100000 | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, data)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -61,14 +61,14 @@ def test_a_handout_that_would_leak_is_refused(tmp_path):
     (course / "solutions").mkdir()
     shutil.copytree(ROOT / "solutions" / "assignment2", course / "solutions" / "assignment2")
     a = load("assignment2", root=course)
-    files = release.handout_files(a, course)
-    assert release.leaks(files, a, course) == []
+    files = release.handout_files(a)
+    assert release.leaks(files, a) == []
     # The hidden checks copied in under another name, or the solution as the stub: found.
     hidden = a.hidden_checks.read_text().replace("checks_hidden", "x")
-    assert release.leaks({**files, "more_checks.py": hidden}, a, course)
+    assert release.leaks({**files, "more_checks.py": hidden}, a)
     solution_text = (course / "solutions" / "assignment2" / "linear_regression.py").read_text()
     as_stub = solution_text.replace(authoring.BEGIN, "").replace(authoring.END, "")
-    assert release.leaks({**files, "linear_regression.py": as_stub}, a, course)
+    assert release.leaks({**files, "linear_regression.py": as_stub}, a)
     # A README that shows the solution of sgd_step: the command refuses and writes nothing.
     readme = course / "assignments" / "assignment2" / "README.md"
     solution = (course / "solutions" / "assignment2" / "linear_regression.py").read_text()

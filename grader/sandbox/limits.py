@@ -87,7 +87,8 @@ def apply(config: dict, layers: dict[str, str | None]) -> dict[str, str | None]:
     off = sandbox_layers.disabled()
     scratch, work = config["scratch"], config["work"]
     fs = config.get("filesystem")
-    owner = privileges.target(config.get("uid")) if sys.platform.startswith("linux") and "unprivileged-user" not in off else None
+    linux = sys.platform.startswith("linux")
+    owner = privileges.target(config.get("uid")) if linux and "unprivileged-user" not in off else None
     if "mount-namespace" in layers and layers["mount-namespace"] is None:
         try:
             namespaces.private_mounts(
@@ -134,12 +135,12 @@ def apply(config: dict, layers: dict[str, str | None]) -> dict[str, str | None]:
             layers["unprivileged-user"] = None
         except OSError as exc:
             layers["unprivileged-user"] = f"could not drop root: {exc.strerror or exc}"
-    if sys.platform.startswith("linux"):
+    if linux:
         # After the uid changed (that clears it): die with the parent.
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if "seccomp" in off:
         layers["seccomp"] = off["seccomp"]
-    elif sys.platform.startswith("linux"):
+    elif linux:
         try:
             seccomp.install()
             layers["seccomp"] = None
