@@ -227,6 +227,7 @@ def grade(
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes (default: the number of cores; one per 8 submissions at most)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only errors and the final summary."),
     shard: Optional[str] = typer.Option(None, "--shard", hidden=True, help="K/N: grade only every N-th submission from the K-th (a worker of -j)."),
+    nbgrader_course: Optional[Path] = typer.Option(None, "--nbgrader", help="An nbgrader course folder: also write the scores into its gradebook and autograded/ (formgrader, nbgrader export)."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
     """Run public and hidden checks on every submission; write the gradebook."""
@@ -251,6 +252,10 @@ def grade(
             raise UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})") from None
         if shard is not None:
             entries = _shard(entries, shard)
+        if nbgrader_course is not None and shard is None:
+            from grader.nbgrader_gradebook import require_nbgrader
+
+            require_nbgrader(nbgrader_course.resolve())  # before grading, without importing it before the launcher
     except GraderError as exc:
         _fail(exc)
     workers = []
@@ -313,7 +318,21 @@ def grade(
         err.print("problems: " + ", ".join(f"{code} {n}" for code, n in sorted(problems.items())))
     for student, what in result.failures:
         err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
+    if nbgrader_course is not None and shard is None:
+        _write_nbgrader(nbgrader_course.resolve(), a, out_dir, sorted(result.problems))
     raise typer.Exit(1 if result.failures else 0)
+
+
+def _write_nbgrader(course: Path, a, out_dir: Path, students: list[str]) -> None:
+    from grader.nbgrader_gradebook import write_scores
+
+    try:
+        written = write_scores(course, a, out_dir / "results", students)
+    except GraderError as exc:
+        _fail(exc)
+    for warning in written.warnings:
+        err.print(f"[yellow]nbgrader:[/] {escape(warning)}")
+    err.print(f"nbgrader: wrote {len(written.students)} submissions into the gradebook of {escape(str(course))} (nbgrader export, formgrader)")
 
 
 class _Rate(ProgressColumn):
@@ -415,6 +434,28 @@ def gradescope(
     except OSError as exc:
         _fail(UsageError(f"-o {output}: cannot write there ({exc.strerror or exc})"))
     out.print(f"Gradescope autograder: {escape(str(path))} (upload it as the assignment's autograder zip)")
+
+
+nbgrader_app = typer.Typer(no_args_is_help=True, help="nbgrader courses: source notebooks (grade with `grader grade ... --nbgrader COURSE`).")
+app.add_typer(nbgrader_app, name="nbgrader")
+
+
+@nbgrader_app.command("source")
+def nbgrader_source(
+    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    nbgrader_course: Path = typer.Argument(..., help="The nbgrader course folder; writes source/<assignment>/<module>.ipynb there."),
+    course: Optional[Path] = CourseOpt,
+) -> None:
+    """Write the assignment as an nbgrader source notebook: solution cells and autograded test cells."""
+    from grader.nbgrader_source import write_source
+
+    try:
+        root = course_mod.course_root(course)
+        path = write_source(course_mod.load(assignment, root=root), nbgrader_course.resolve())
+    except GraderError as exc:
+        _fail(exc)
+    out.print(f"nbgrader source notebook: {escape(str(path))}")
+    out.print(f"next, in {escape(str(nbgrader_course))}: nbgrader generate_assignment {assignment}")
 
 
 #: Limits for grading mutants: a mutant that hangs costs 5 s per check, not ``grade``'s 10.
