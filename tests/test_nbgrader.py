@@ -9,7 +9,6 @@ import csv
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
