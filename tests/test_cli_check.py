@@ -51,6 +51,8 @@ def test_failure_shows_shrunk_input_expected_got_hint_and_prints():
     out = proc.stdout
     assert "mse_loss.values_float32" in out
     assert "Input: y_pred = " in out and "expected" in out and "got" in out and "Hint:" in out
+    assert "is wrong at index [" in out and "tier: " in out  # the differing index and the tolerance tier
+    assert "\x1b[" not in out  # piped: no colour codes
     assert "your output during mse_loss.values_float32" in out
     assert "debugging mse_loss" in out
     _, doc = check_json("--path", SUBMISSIONS / "assignment2_check" / "prints_and_fails")
@@ -106,3 +108,36 @@ def test_list_shows_assignments_with_points():
     proc = run_grader("list")
     assert proc.returncode == 0
     assert "assignment2" in proc.stdout and "Linear regression by hand" in proc.stdout and "100" in proc.stdout
+
+
+def _in_terminal(*args, env=None) -> str:
+    """``grader ARGS`` with its stdout on a pseudo-terminal, as a student's shell runs it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", *map(str, args)], stdout=terminal, stderr=subprocess.DEVNULL,
+                            cwd=ROOT, env={**os.environ, "TERM": "xterm-256color", **(env or {})})
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            data = os.read(controller, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=300)
+    os.close(controller)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_colours_in_a_terminal_only_and_never_with_no_color():
+    failing = SUBMISSIONS / "assignment2" / "fails_forward_no_bias"
+    coloured = _in_terminal("check", "assignment2", "--path", failing, "-k", "forward")
+    assert "\x1b[" in coloured and "forward.worked_example" in coloured
+    plain = _in_terminal("check", "assignment2", "--path", failing, "-k", "forward", env={"NO_COLOR": "1"})
+    assert "forward.worked_example" in plain and "\x1b[3" not in plain  # no colour (bold alone is not a colour)
