@@ -8,6 +8,7 @@ from its code cells, with IPython magics and shell escapes commented out.
 
 from __future__ import annotations
 
+import re
 import stat
 import zipfile
 from pathlib import PurePosixPath
@@ -68,9 +69,18 @@ def read_member(path, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
+_TEST_CELL_LINE = re.compile(r"""(from grader\.notebook import check|check\(\s*(["'])[\w.-]+\2\s*,\s*(["'])\w+\3\s*\))\s*(#.*)?""")
+
+
 def _is_nbgrader_test(cell) -> bool:
+    """An autograded test cell: by its nbgrader metadata, or, where that metadata was lost, by being
+    exactly a test cell of `grader nbgrader source` (comments, the import and ``check("a", "f")``)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
-    return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
+    if isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution"):
+        return True
+    lines = [line.strip() for line in str(cell.get("source", "")).splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    return bool(code) and all(_TEST_CELL_LINE.fullmatch(line) for line in code)
 
 
 def notebook_source(data: bytes) -> str:

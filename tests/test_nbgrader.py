@@ -48,8 +48,10 @@ def _course(tmp_path: Path, assignment: str) -> Path:
 def _answers(source_nb, released_nb, replace: tuple[str, str] | None = None):
     """The released notebook with its solution cells answered from the source notebook (markers dropped)."""
     nb = nbformat.from_dict(released_nb)
-    for cell, src in zip(nb.cells, source_nb.cells):
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
+            src = answers[cell.metadata["nbgrader"]["grade_id"]]
             cell.source = "\n".join(line for line in src.source.splitlines() if "### " not in line)
             if replace:
                 cell.source = cell.source.replace(*replace)

@@ -132,6 +132,23 @@ def test_notebooks_become_modules_without_magics(tmp_path):
     assert found.module_path is None and found.problems == {"syntax"} and "notebook cannot be read" in found.reason
 
 
+def test_a_grader_test_cell_that_lost_its_metadata_is_still_left_out():
+    """Copied into a plain cell (or its nbgrader metadata stripped), a `grader nbgrader source` test cell
+    would import the grader inside the sandbox at import time; only exactly such a cell is dropped."""
+    import nbformat
+
+    from grader.forms import notebook_source
+    from grader.nbgrader_source import TEST_CELL
+
+    test = TEST_CELL.format(fn="forward", points="20", assignment="assignment2")
+    mixed = "def helper():\n    return 1\ncheck('assignment2', 'forward')"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in ("import torch", test, "check( 'assignment2' , 'train' )  # again", mixed)]
+    source = notebook_source(nbformat.writes(nb).encode())
+    assert "grader.notebook" not in source and "'train'" not in source
+    assert "import torch" in source and "def helper" in source and "check('assignment2', 'forward')" in source
+
+
 def test_zip_and_notebook_submissions_grade_end_to_end(tmp_path):
     import nbformat
 
