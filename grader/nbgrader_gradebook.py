@@ -125,6 +125,12 @@ def write_scores(course: Path, assignment: Assignment, results: Path, students: 
                 written.warnings.append(f"{student}: no results to write ({exc})")
                 continue
             submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment.name))
+            if not submitted.parent.is_dir():
+                written.warnings.append(
+                    f"{student}: no folder {submitted.parent} in the course, so no nbgrader student to write to "
+                    f"(the score is in grades.csv; grade the course's {coursedir.submitted_directory}/ folder)"
+                )
+                continue
             timestamp = coursedir.get_existing_timestamp(str(submitted))
             gb.update_or_create_student(student)
             gb.update_or_create_submission(assignment.name, student, **({"timestamp": timestamp} if timestamp else {}))

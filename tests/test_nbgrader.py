@@ -9,6 +9,7 @@ import csv
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -181,6 +182,14 @@ def test_grade_writes_nbgrader_gradebook_end_to_end(tmp_path):
     again = _export(course)
     assert float(again["carol"]["score"]) == float(ours["carol"]["score"]) - grades["forward"] + 20
     assert {s: r["score"] for s, r in again.items() if s != "carol"} == {s: r["score"] for s, r in exported.items() if s != "carol"}
+
+    # A student graded from elsewhere has no nbgrader student folder: told, never invented in the gradebook.
+    from grader.nbgrader_gradebook import write_scores
+
+    shutil.copy(out / "results" / "alice.json", out / "results" / "zed.json")
+    written = write_scores(course, load("assignment2", root=ROOT), out / "results", ["alice", "zed"])
+    assert written.students == ["alice"] and len(written.warnings) == 1 and written.warnings[0].startswith("zed: no folder")
+    assert "zed" not in _export(course)
 
 
 def test_nbgrader_validate_runs_the_public_checks_in_the_kernel(tmp_path):

@@ -263,6 +263,10 @@ MAY_LOSE = {
     "ignore_sigterm_and_spin": {"train.worked_example"},
     "reduce_payload": {"mse_loss"},
     "monkeypatch_everything": {"forward", "train"},  # its forward is wrong: that must show
+    # Its forward forks up to the process limit each time it runs in a fresh student process (every
+    # check calling forward, or train, after a timeout): on a loaded machine that alone can pass the
+    # 3-s check limit, a timeout of its own making. The other functions must keep their points.
+    "fork_bomb": {"forward", "train"},
 }
 
 
