@@ -13,13 +13,15 @@ Faults: a worker that dies mid-task has its task re-run elsewhere by Dask
 (the client writes a task's records once, when it completes). A task that
 killed a worker on every try Dask allows (``distributed.scheduler.allowed-failures``)
 comes back as ``KilledWorker``: it is split and each of its submissions is
-tried alone; one that kills its workers alone too is not run again and is
-graded as a ``crash`` in the final pass. Losing the scheduler stops the run
+tried alone, with nothing else in flight (so a death can only be its doing);
+one that kills its workers alone too is not run again and is graded as a
+``crash`` in the final pass. Losing the scheduler stops the run
 (:class:`grader.errors.ClusterError`); running the same command again resumes.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
@@ -59,8 +61,8 @@ def task_size(submissions: int, threads: int) -> int:
 
 
 def crash_reason(tries: int | None) -> str:
-    times = f"all {tries} times" if tries else "every time"
-    return f"grading this submission killed the grading worker process {times} Dask ran it (alone), so it was not run again"
+    allowed = f" ({tries})" if tries else ""
+    return f"grading this submission, alone, killed the worker process grading it on every try Dask allows{allowed}, so it was not run again"
 
 
 class DaskExecutor:
@@ -79,8 +81,15 @@ class DaskExecutor:
         """A connected ``distributed.Client`` (a context manager that closes it, and the local cluster)."""
         from distributed import Client, LocalCluster
 
+        # The grader says what went wrong (a lost scheduler, a worker that keeps dying); Dask's own tracebacks
+        # about it would only bury that message.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         if self.local_workers is not None:
-            cluster = LocalCluster(n_workers=self.local_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=self.local_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             return Client(cluster, set_as_default=False)
         where = Path(self.scheduler).expanduser()
         try:
@@ -172,32 +181,44 @@ class _Run:
         from grader.dask_worker import grade_batch
 
         pending = self.tasks()
-        alone: deque[list] = deque()  # the members of a task that killed its workers, one per task
-        in_flight: dict = {}
+        # The members of a task that killed its workers: each is run alone, with nothing else in flight, so that
+        # a worker's death can only be that submission's doing.
+        suspects: deque = deque()
+        in_flight: dict = {}  # future -> its items
+        exclusive: set = set()  # the futures of suspects run alone
         futures = as_completed(loop=self.client.loop)
 
-        def submit() -> None:
+        def submit(items: list, alone: bool = False) -> None:
+            future = self.client.submit(grade_batch, self.bundle, items, pure=False)
+            in_flight[future] = items
+            if alone:
+                exclusive.add(future)
+            futures.add(future)
+
+        def refill() -> None:
+            if suspects:
+                if not in_flight:
+                    submit([suspects.popleft()], alone=True)
+                return
             while len(in_flight) < IN_FLIGHT_PER_THREAD * max(1, self.threads()):
-                items = alone.popleft() if alone else next(pending, None)
+                items = next(pending, None)
                 if items is None:
                     return
-                future = self.client.submit(grade_batch, self.bundle, items, pure=False)
-                in_flight[future] = items
-                futures.add(future)
+                submit(items)
 
         with records.Writer(self.batch.out, f"grading {self.batch.assignment.name} on Dask: {len(self.batch.entries)} submissions") as writer:
-            submit()
+            refill()
             self.outcome.how = f" on Dask ({len(self.client.nthreads())} workers)"
             for future in futures:
                 items = in_flight.pop(future)
                 try:
                     done = future.result()
                 except KilledWorker as exc:
-                    if len(items) > 1:
-                        alone.extend([item] for item in items)
+                    if future not in exclusive:
+                        suspects.extend(items)
                     else:
-                        tries = exc.args[2] + 1 if len(exc.args) > 2 and isinstance(exc.args[2], int) else None
-                        self.outcome.crashed[items[0].student] = crash_reason(tries)
+                        allowed = exc.args[2] if len(exc.args) > 2 and isinstance(exc.args[2], int) else None
+                        self.outcome.crashed[items[0].student] = crash_reason(None if allowed is None else allowed + 1)
                         self.done += 1
                         self.progress(self.done, f"{items[0].student}: killed its workers, graded as a crash")
                 except GraderError as exc:  # raised by a worker: its grader cannot grade (sandbox, version)
@@ -210,7 +231,8 @@ class _Run:
                         self.outcome.graded += record.failure is None
                         self.done += 1
                         self.progress(self.done, f"{record.student}: {record.status}")
-                submit()
+                exclusive.discard(future)
+                refill()
         return self.outcome
 
     def _lost(self, exc: BaseException) -> None:
