@@ -21,6 +21,7 @@ one that kills its workers alone too is not run again and is graded as a
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import time
@@ -86,10 +87,16 @@ class DaskExecutor:
         logging.getLogger("distributed").setLevel(logging.ERROR)
         logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         if self.local_workers is not None:
-            cluster = LocalCluster(
-                n_workers=self.local_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            # On 127.0.0.1 only; with TLS and throwaway certificates where `cryptography` is installed, so that
+            # another user of this machine cannot send its scheduler work (it would run as you, beside the checks).
+            try:
+                cluster = LocalCluster(
+                    n_workers=self.local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                    security=True if importlib.util.find_spec("cryptography") else None,
+                )
+            except Exception as exc:  # noqa: BLE001 - Dask's own failure to start: say what it was
+                raise ClusterError(f"could not start a local Dask cluster of {self.local_workers} workers ({type(exc).__name__}: {exc})") from None
             return Client(cluster, set_as_default=False)
         where = Path(self.scheduler).expanduser()
         try:
@@ -208,7 +215,8 @@ class _Run:
 
         with records.Writer(self.batch.out, f"grading {self.batch.assignment.name} on Dask: {len(self.batch.entries)} submissions") as writer:
             refill()
-            self.outcome.how = f" on Dask ({len(self.client.nthreads())} workers)"
+            workers = len(self.client.nthreads())
+            self.outcome.how = f" on Dask ({workers} worker{'s' if workers != 1 else ''})"
             for future in futures:
                 items = in_flight.pop(future)
                 try:

@@ -37,6 +37,8 @@ from grader.submissions import MAX_MODULE_BYTES
 PLUGIN = "torch-autograder"
 #: Unpacked versions of the checks a worker keeps (a new version of the checks is a new folder).
 KEPT_BUNDLES = 4
+#: The Dask worker's periodic callbacks of its statistical profiler.
+PROFILER_CALLBACKS = ("profile", "profile-cycle")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class GradingWorker(WorkerPlugin):
 
     idempotent = True  # a second `grader grade` on the same cluster reuses the workers' warm processes
     name = PLUGIN
+    ready = False
+    """Set up in this worker process (a setup that failed leaves it False and the worker refuses tasks)."""
 
     def setup(self, worker) -> None:
         from grader.sandbox.launcher import make_launcher
@@ -87,10 +91,18 @@ class GradingWorker(WorkerPlugin):
         # Never readable by a student process: the checks and submissions, Dask's own folder, the working folder.
         self._hidden = [self._private, Path(worker.local_directory), Path.cwd()]
         self._courses: dict[str, tuple[Path, object]] = {}
+        # Dask's statistical profiler samples the grading thread's (deep: pytest, Hypothesis) stack every 10 ms,
+        # for a dashboard nobody reads here: about 5% of a submission's time. The grading worker turns it off.
+        for name in PROFILER_CALLBACKS:
+            callback = worker.periodic_callbacks.get(name)
+            if callback is not None:
+                callback.stop()
+        self.ready = True
 
     def teardown(self, worker) -> None:
-        self._launcher.close()
-        shutil.rmtree(self._private, ignore_errors=True)
+        if self.ready:
+            self._launcher.close()
+            shutil.rmtree(self._private, ignore_errors=True)
 
     def _course(self, bundle: bundle_mod.Bundle):
         if bundle.digest not in self._courses:
@@ -130,6 +142,8 @@ def _plugin(worker) -> GradingWorker:
     plugin = worker.plugins.get(PLUGIN)
     if not isinstance(plugin, GradingWorker):
         raise ClusterError(f"the Dask worker {worker.address} has no {PLUGIN} plugin: grade with `grader grade --scheduler`")
+    if not plugin.ready:
+        raise ClusterError(f"the grader could not start on the Dask worker {worker.address} (its log says why; `grader doctor --scheduler`)")
     return plugin
 
 
