@@ -21,6 +21,7 @@ one that kills its workers alone too is not run again and is graded as a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import math
@@ -78,8 +79,19 @@ class DaskExecutor:
         require_distributed("--scheduler" if scheduler else "--dask-local")
 
     # ------------------------------------------------------------------ connection
+    @contextlib.contextmanager
     def connect(self):
-        """A connected ``distributed.Client`` (a context manager that closes it, and the local cluster)."""
+        """A connected ``distributed.Client``; closed at the end, with the local cluster if one was started."""
+        client = self._client()
+        try:
+            yield client
+        finally:
+            cluster = client.cluster  # None for a running scheduler's
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def _client(self):
         from distributed import Client, LocalCluster
 
         # The grader says what went wrong (a lost scheduler, a worker that keeps dying); Dask's own tracebacks
