@@ -87,7 +87,9 @@ class GradingWorker(WorkerPlugin):
 
         self._lock = threading.Lock()  # one grading at a time: the launcher and pytest are per process
         self._launcher = make_launcher()  # first, before any check is loaded: see grader.sandbox.launcher
-        self._private = Path(tempfile.mkdtemp(prefix="grader-worker-"))
+        # Inside Dask's own folder for this worker: a worker killed before its teardown leaves it to Dask's
+        # clean-up of dead workers' folders, not the checks lying in /tmp.
+        self._private = Path(tempfile.mkdtemp(prefix="grader-", dir=worker.local_directory))
         # Never readable by a student process: the checks and submissions, Dask's own folder, the working folder.
         self._hidden = [self._private, Path(worker.local_directory), Path.cwd()]
         self._courses: dict[str, tuple[Path, object]] = {}
