@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
+from grader import threads
 
-# Before torch is imported anywhere: one BLAS/OpenMP thread, for the trusted
-# process and for every student process forked from it.
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+threads.single()  # before torch is imported anywhere: see grader.threads
 
 import atexit
 import json
+import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,11 +59,16 @@ def _warn_missing_layers(launcher, hidden: list[Path]) -> None:
     """One line when student processes here get fewer sandbox layers than the grader has."""
     from grader.sandbox import layers
 
-    missing = {name: why for name, why in layers.probe(launcher, hidden=hidden).items() if why is not None}
+    _warn_layers({name: why for name, why in layers.probe(launcher, hidden=hidden).items() if why is not None}, where=" here")
+
+
+def _warn_layers(missing: dict, *, where: str) -> None:
+    from grader.sandbox import layers
+
     if missing:
         err.print(
             f"[bold yellow]warning:[/] student processes run with {len(layers.LAYERS) - len(missing)} of "
-            f"{len(layers.LAYERS)} sandbox layers here; missing: {escape(', '.join(missing))} (`grader doctor` says why)"
+            f"{len(layers.LAYERS)} sandbox layers{where}; missing: {escape(', '.join(missing))} (`grader doctor` says why)"
         )
 
 
@@ -225,6 +227,8 @@ def grade(
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may take (student code included); a submission gets 12x, at least 60 s."),
     memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes (default: the number of cores; one per 8 submissions at most)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Grade on the Dask cluster of this scheduler: its address (tcp://HOST:8786) or its scheduler file. Needs the `dask` extra."),
+    dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, help="Grade on a Dask LocalCluster of N single-threaded worker processes started for this run. Needs the `dask` extra."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only errors and the final summary."),
     shard: Optional[str] = typer.Option(None, "--shard", hidden=True, help="K/N: grade only every N-th submission from the K-th (a worker of -j)."),
     nbgrader_course: Optional[Path] = typer.Option(None, "--nbgrader", help="An nbgrader course folder: also write the scores into its gradebook and autograded/ (formgrader, nbgrader export)."),
@@ -232,10 +236,21 @@ def grade(
 ) -> None:
     """Run public and hidden checks on every submission; write the gradebook."""
     started = time.monotonic()
+    from grader.executors import Batch, LocalWorkers
     from grader.sandbox.launcher import make_launcher
+    from grader.sandbox.policy import Limits
     from grader.submissions import discover
 
     try:
+        executor = None
+        if scheduler is not None or dask_local is not None:
+            if scheduler is not None and dask_local is not None:
+                raise UsageError("--scheduler and --dask-local are two ways to get a Dask cluster: pass one")
+            if jobs is not None or shard is not None:
+                raise UsageError("-j is for worker processes on this machine; on Dask, the cluster's workers grade: drop -j")
+            from grader.dask_executor import DaskExecutor
+
+            executor = DaskExecutor(scheduler=scheduler, local_workers=dask_local)
         root = course_mod.course_root(course)
         a = course_mod.load(assignment, root=root)
         if a.hidden_checks is None:
@@ -256,35 +271,25 @@ def grade(
             from grader.nbgrader_gradebook import require_nbgrader
 
             require_nbgrader(nbgrader_course.resolve())  # before grading, without importing it before the launcher
-    except GraderError as exc:
-        _fail(exc)
-    workers = []
-    n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
-    if n_workers > 1:
-        # Workers grade disjoint shards into the same output folder; the pass below then finds
-        # their results (grader.resume), grades whatever a worker left, and writes the gradebook.
-        passthrough = [a.name, *map(str, dirs), "-o", str(out_dir), "--timeout", str(timeout), "--memory", str(memory)]
-        passthrough += ["--course", str(root)] if course else []
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "grader.cli", "grade", *passthrough, "--shard", f"{k}/{n_workers}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            )
-            for k in range(n_workers)
-        ]
-    try:
-        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
+        n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
+        if executor is None and n_workers > 1:
+            executor = LocalWorkers(n_workers)
+        # Before any check is loaded (see grader.sandbox.launcher), and before Dask starts its threads.
+        launcher = make_launcher()
     except GraderError as exc:
         _fail(exc)
     # Never readable by a student process: solutions, the output, every submission, the grader's working folder.
     hidden_paths = [root / "solutions", out_dir, *(d.resolve() for d in dirs), Path.cwd()]
+    on_cluster = scheduler is not None or dask_local is not None
     if shard is None:
         _print_notes(launcher)
-        _warn_missing_layers(launcher, hidden_paths)
+        if not on_cluster:
+            _warn_missing_layers(launcher, hidden_paths)
     from grader.grading import grade_class
-    from grader.sandbox.policy import Limits
 
     limits = Limits(check_seconds=timeout, submission_seconds=max(60.0, 12 * timeout), import_seconds=timeout, memory_mb=memory)
+    batch = Batch(assignment=a, entries=entries, dirs=list(dirs), out=out_dir, limits=limits, course=root, course_option=course)
+    outcome = None
     try:
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -292,27 +297,38 @@ def grade(
             console=err, transient=False, disable=quiet or shard is not None,
         ) as progress:
             task = progress.add_task(f"grading {a.name}", total=len(entries), last="")
-            if workers:
-                _wait_for_workers(workers, progress, task, out_dir / "results", len(entries))
+            if executor is not None:
+                outcome = executor.run(
+                    batch,
+                    progress=lambda done, last: progress.update(task, completed=done, last=escape(last)),
+                    on_layers=lambda missing: _warn_layers(missing, where=" on the Dask workers"),
+                )
+                for note in outcome.notes:
+                    err.print(f"[yellow]{escape(note)}[/]")
                 progress.update(task, completed=0, last="")
 
             def on_done(student: str, status: str) -> None:
                 progress.update(task, advance=1, last=escape(f"{student}: {status}"))
 
             result = grade_class(
-                assignment=a, entries=entries, out=out_dir, course=root, launcher=launcher,
-                limits=limits, hidden_paths=hidden_paths, on_done=on_done, write_gradebook=shard is None,
+                assignment=a, entries=entries, out=out_dir, course=root, launcher=launcher, limits=limits,
+                hidden_paths=hidden_paths, on_done=on_done, write_gradebook=shard is None,
+                crashed=outcome.crashed if outcome else None,
             )
     except GraderError as exc:
         _fail(exc)
     finally:
         launcher.close()
-    graded = len(entries) - len(result.failures) if workers else result.graded
-    how = f" with {len(workers)} workers" if workers else ""
-    reused = f" (and reused {len(result.reused)} unchanged results)" if result.reused and not workers else ""
+    if outcome is None:
+        graded, reused = result.graded, len(result.reused)
+    elif outcome.graded is None:  # local workers: every row but the failures
+        graded, reused = len(entries) - len(result.failures), 0
+    else:
+        graded, reused = outcome.graded + result.graded, outcome.reused
+    reused_text = f" (and reused {reused} unchanged results)" if reused else ""
     elapsed = time.monotonic() - started
     where = "" if shard is not None else f" in {elapsed:.1f} s; gradebook: {escape(str(out_dir / 'grades.csv'))}, class report: {escape(str(out_dir / 'report.html'))}"
-    err.print(f"graded {graded} submissions{how}{reused}{where}")
+    err.print(f"graded {graded} submissions{outcome.how if outcome else ''}{reused_text}{where}")
     problems = Counter(code for codes in result.problems.values() for code in codes)
     if problems and shard is None:
         err.print("problems: " + ", ".join(f"{code} {n}" for code, n in sorted(problems.items())))
@@ -363,23 +379,28 @@ def _shard(entries: list, spec: str) -> list:
     return entries[k::n]
 
 
-def _wait_for_workers(workers: list, progress, task, results: Path, total: int) -> None:
-    """Show the workers' progress (their result files) until they finish; report any that failed."""
-    started = time.time()
-    while any(w.poll() is None for w in workers):
-        done = sum(1 for p in results.glob("*.json") if p.stat().st_mtime >= started) if results.is_dir() else 0
-        progress.update(task, completed=min(done, total), last="parallel workers")
-        time.sleep(0.2)
-    for k, w in enumerate(workers):
-        tail = (w.stderr.read() or "").strip().splitlines()[-3:]
-        if w.returncode not in (0, 1):
-            err.print(f"[yellow]worker {k} stopped with status {w.returncode}; its submissions are graded below.[/] {escape(' '.join(tail))}")
-
-
 @app.command()
-def doctor() -> None:
-    """Which sandbox layers a student process gets on this machine, and why any is missing."""
+def doctor(
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Ask every worker of this Dask scheduler instead (its address or scheduler file)."),
+) -> None:
+    """Which sandbox layers a student process gets on this machine (or on each Dask worker), and why any is missing."""
     from grader.sandbox import layers
+
+    if scheduler is not None:
+        from grader.dask_executor import DaskExecutor
+
+        try:
+            executor = DaskExecutor(scheduler=scheduler)
+            with executor.connect() as client:
+                executor.setup_workers(client)
+                reports = executor.probe(client)
+        except GraderError as exc:
+            _fail(exc)
+        for worker, report in sorted(reports.items()):
+            out.print(escape(f"worker {worker}:"))
+            for line in layers.lines(report):
+                out.print(escape(f"  {line}"))
+        raise typer.Exit(0 if reports and all(why is None for r in reports.values() for why in r.values()) else 1)
     from grader.sandbox.launcher import make_launcher
 
     try:

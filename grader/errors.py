@@ -15,3 +15,9 @@ class CourseError(GraderError):
 
 class SandboxError(GraderError):
     """The student sandbox could not be set up on this machine: run `grader doctor` for details."""
+
+
+class ClusterError(GraderError):
+    """The Dask cluster cannot grade: its scheduler is unreachable or was lost, or a worker lacks the grader or runs
+    another version of it. Fix the cluster (the message says what) and run the same command again: results already
+    in the output folder are kept."""

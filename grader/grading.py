@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
-from grader import class_report, feedback, report, resume
+from grader import class_report, records, report, resume
 from grader.course import Assignment
-from grader.errors import UsageError
 from grader.runner import run_checks
 from grader.sandbox import policy
 from grader.scoring import CheckResult, Score, fmt_points, score
 from grader.student import Student, Submission
-from grader.submissions import locate
 
 
 @dataclass
@@ -101,6 +98,47 @@ class ClassResult:
     """Problem codes of every student with a row (graded now, by a worker, or reused)."""
 
 
+def grade_submissions(
+    *,
+    assignment: Assignment,
+    submissions: Iterable[tuple[Submission, str]],
+    course: Path,
+    launcher,
+    limits: policy.Limits,
+    hidden_paths: list[Path],
+    on_record: Callable[[records.Record], None],
+) -> list[str]:
+    """Public and hidden checks on each ``(submission, resume key)``; ``on_record`` gets each student's
+    :class:`grader.records.Record` as soon as they are graded. Returns the check ids, in order.
+
+    The one grading loop of ``grade``: this process, a ``-j`` worker and a Dask worker all run it."""
+    files, hidden_files = _check_files(assignment, hidden=True)
+    filesystem = policy.filesystem(hidden=hidden_paths)
+    keys: dict[str, str] = {}
+
+    def students():
+        for submission, key in submissions:
+            keys[submission.name] = key
+            yield _student(assignment, submission, launcher=launcher, limits=limits, filesystem=filesystem)
+
+    def done(student: Student, results: list[CheckResult]) -> None:
+        name = student.submission.name
+        try:
+            graded = _graded(student, results)
+        except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
+            on_record(records.Record(student=name, failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
+            return
+        on_record(records.make(assignment.name, graded, keys[name]))
+
+    return run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=done)
+
+
+def condemned(submission: Submission, reason: str) -> Submission:
+    """A submission that is not run again (it kept killing the processes grading it): every check fails with
+    ``reason`` and the problem ``crash``. Graded under the original submission's key, so a re-run keeps it."""
+    return Submission(name=submission.name, module_path=None, problems={"crash"}, reason=reason)
+
+
 def grade_class(
     *,
     assignment: Assignment,
@@ -112,70 +150,46 @@ def grade_class(
     hidden_paths: list[Path],
     on_done: Callable[[str, str], None] = lambda student, status: None,
     write_gradebook: bool = True,
+    crashed: dict[str, str] | None = None,
 ) -> ClassResult:
     """Grade every submission with public and hidden checks, writing each student's files as soon as they
-    are graded; a submission whose stored result is still valid (:mod:`grader.resume`) is not graded again."""
-    files, hidden_files = _check_files(assignment, hidden=True)
-    filesystem = policy.filesystem(hidden=hidden_paths)
+    are graded; a submission whose stored result is still valid (:mod:`grader.resume`) is not graded again.
+    ``crashed`` (student -> reason) are not run: see :func:`condemned`."""
     digest = resume.checks_digest(assignment, limits)
-    out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "grade.log", "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
-    log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment.name}: {len(entries)} submissions\n")
-
-    def done(name: str, status: str, problems=()) -> None:
-        """One line per student in grade.log (never anything the submission printed), then the caller's hook."""
-        codes = f" [{';'.join(problems)}]" if problems else ""
-        log.write(f"{time.strftime('%H:%M:%S')} {name}: {status}{codes}\n")
-        on_done(name, status)
-
     rows: dict[str, dict] = {}
     graded_count = 0
     reused: list[str] = []
     failures: list[tuple[str, str]] = []
-    keys: dict[str, str] = {}
 
-    def students():
-        for name, entry in entries:  # names from submissions.discover: already safe and unique
-            submission = locate(name, entry, module=assignment.module, staging=out / ".staging", assignment=assignment.name)
-            keys[name] = resume.submission_key(digest, submission)
-            row = resume.reusable_row(out / "results" / f"{name}.json", keys[name])
-            if row is not None:
-                rows[name] = {"student": name, **row}
-                reused.append(name)
-                done(name, f"{fmt_points(row['score'])} (unchanged)", row["problems"])
-                continue
-            yield _student(assignment, submission, launcher=launcher, limits=limits, filesystem=filesystem)
+    with records.Writer(out, f"grading {assignment.name}: {len(entries)} submissions") as writer:
 
-    def record(student: Student, results: list[CheckResult]) -> None:
-        name = student.submission.name
-        try:
-            graded = _graded(student, results)
-            parts = (name, assignment.name, graded.results, graded.score, graded.problems, graded.notes)
-            report.write_atomic(out / "feedback" / f"{name}.md", feedback.markdown(*parts))
-            report.write_atomic(out / "feedback" / f"{name}.html", feedback.page(*parts))
-            # Written last: a results file with its key is what marks the student as done.
-            report.write_atomic(
-                out / "results" / f"{name}.json",
-                report.results_json(graded.results, graded.score, graded.problems, graded.notes, key=keys[name]),
-            )
-        except OSError as exc:
-            raise UsageError(f"cannot write the results to {out}: {exc.strerror or exc}; pick a writable output folder") from exc
-        except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
-            failures.append((name, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
-            done(name, f"grader failure ({type(exc).__name__})")
-            return
-        nonlocal graded_count
-        graded_count += 1
-        rows[name] = {
-            "student": name,
-            **resume.row(graded.score, report.ordered_problems(graded.problems)),
-        }
-        done(name, fmt_points(graded.score.score), report.ordered_problems(graded.problems))
+        def pending():
+            for found in resume.scan(assignment, entries, digest=digest, out=out):
+                name = found.student
+                if found.row is not None:
+                    rows[name] = {"student": name, **found.row}
+                    reused.append(name)
+                    status = f"{fmt_points(found.row['score'])} (unchanged)"
+                    writer.log(name, status, found.row["problems"])
+                    on_done(name, status)
+                    continue
+                reason = (crashed or {}).get(name)
+                yield (found.submission if reason is None else condemned(found.submission, reason)), found.key
 
-    try:
-        check_ids = run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=record)
-    finally:
-        log.close()
+        def write(record: records.Record) -> None:
+            nonlocal graded_count
+            writer.write(record)
+            if record.failure is not None:
+                failures.append((record.student, record.failure))
+            else:
+                graded_count += 1
+                rows[record.student] = {"student": record.student, **record.row}
+            on_done(record.student, record.status)
+
+        check_ids = grade_submissions(
+            assignment=assignment, submissions=pending(), course=course, launcher=launcher, limits=limits,
+            hidden_paths=hidden_paths, on_record=write,
+        )
     if write_gradebook:
         report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))
         report.write_atomic(out / "report.html", class_report.build(assignment.name, assignment.title, _results_docs(out, rows)))

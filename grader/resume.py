@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import grader
 from grader.course import Assignment
 from grader.sandbox.policy import Limits
 from grader.scoring import Score
 from grader.student import Submission
+from grader.submissions import locate
 
 
 def checks_digest(assignment: Assignment, limits: Limits) -> str:
@@ -56,3 +59,26 @@ def reusable_row(results_file: Path, key: str) -> dict | None:
         return row(Score(earned=earned, score=float(doc["score"]), max_score=float(doc["max_score"])), extra.get("problems", []))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+@dataclass(frozen=True)
+class Found:
+    """One entry of the batch, located and keyed."""
+
+    submission: Submission
+    key: str
+    row: dict | None
+    """The stored gradebook row (without the name) when the stored result is still valid, else None."""
+
+    @property
+    def student(self) -> str:
+        return self.submission.name
+
+
+def scan(assignment: Assignment, entries: Iterable[tuple[str, Path]], *, digest: str, out: Path) -> Iterator[Found]:
+    """Locate each ``(student, entry)`` (a module inside a zip or notebook is staged in ``out/.staging``), key it,
+    and say whether ``out`` already holds its result. Lazy: one submission at a time."""
+    for name, entry in entries:  # names from submissions.discover: already safe and unique
+        submission = locate(name, entry, module=assignment.module, staging=out / ".staging", assignment=assignment.name)
+        key = submission_key(digest, submission)
+        yield Found(submission, key, reusable_row(out / "results" / f"{name}.json", key))

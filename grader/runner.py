@@ -156,6 +156,9 @@ def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list
     args = [str(f) for f in files]
     args += [
         f"--rootdir={rootdir}",
+        # Collection starts at the course: no conftest.py above it is loaded, and no folder above it is
+        # listed (a checks bundle unpacked in a crowded temporary folder would list it at every session).
+        f"--confcutdir={rootdir}",
         "-c", str(Path(__file__).with_name("checks.ini")),
         "-p", "no:cacheprovider",
         "-p", "no:randomly",

@@ -73,10 +73,7 @@ def _usable(student: str, path: Path, shown: str) -> Submission:
             reason=f"{shown} is a link or special file, not a regular file: submit the file itself",
         )
     if info.st_size > MAX_MODULE_BYTES:
-        return Submission(
-            name=student, module_path=None, problems={"import"},
-            reason=f"{shown} is {info.st_size // 1024} KB; a module may be at most {MAX_MODULE_BYTES // 1024} KB",
-        )
+        return _too_large(student, shown, info.st_size)
     return Submission(name=student, module_path=path)
 
 
@@ -92,11 +89,21 @@ def _staged(student: str, module: str, source: str | bytes, staging: Path) -> Pa
     return path
 
 
+def _too_large(student: str, shown: str, size: int) -> Submission:
+    return Submission(
+        name=student, module_path=None, problems={"import"},
+        reason=f"{shown} is {size // 1024} KB; a module may be at most {MAX_MODULE_BYTES // 1024} KB",
+    )
+
+
 def _from_notebook(student: str, data: bytes, shown: str, *, module: str, staging: Path) -> Submission:
     try:
         source = forms.notebook_source(data)
     except ValueError as exc:
         return Submission(name=student, module_path=None, problems={"syntax"}, reason=f"{shown}: {exc}")
+    size = len(source.encode("utf-8"))
+    if size > MAX_MODULE_BYTES:
+        return _too_large(student, f"the code of {shown}", size)
     return Submission(name=student, module_path=_staged(student, module, source, staging))
 
 
@@ -109,8 +116,7 @@ def _from_archive(student: str, entry: Path, *, module: str, staging: Path) -> S
                 data = forms.read_member(entry, files[matches[0]])
                 shown = f"{entry.name}:{matches[0]}"
                 if len(data) > MAX_MODULE_BYTES:
-                    return Submission(name=student, module_path=None, problems={"import"},
-                                      reason=f"{shown} is {len(data) // 1024} KB; a module may be at most {MAX_MODULE_BYTES // 1024} KB")
+                    return _too_large(student, shown, len(data))
                 if wanted.endswith(".ipynb"):
                     return _from_notebook(student, data, shown, module=module, staging=staging)
                 return Submission(name=student, module_path=_staged(student, module, data, staging))

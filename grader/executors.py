@@ -1,0 +1,94 @@
+"""Who grades a batch besides this process: the executor seam of `grader grade`.
+
+An executor grades a :class:`Batch` into its output folder and returns an
+:class:`Outcome`; ``grade`` then makes its final pass in this process
+(:func:`grader.grading.grade_class`), which reuses every result the executor
+left (:mod:`grader.resume`), grades whatever it did not, and writes the
+gradebook and the class report. So discovery, hashing, scoring, the outputs
+and the report are shared by every executor:
+
+- :class:`LocalWorkers` (``-j N``): N ``grader grade --shard K/N`` processes on this machine;
+- :class:`grader.dask_executor.DaskExecutor` (``--scheduler``, ``--dask-local``): tasks on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from grader.course import Assignment
+from grader.sandbox.policy import Limits
+
+#: ``progress(done, last)``: how many students of the batch have their result so far, and what happened last.
+Progress = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One `grader grade` run: what to grade, under which limits, into which folder."""
+
+    assignment: Assignment
+    entries: list[tuple[str, Path]]
+    """``(student, entry)`` from :func:`grader.submissions.discover`."""
+    dirs: list[Path]
+    out: Path
+    limits: Limits
+    course: Path
+    course_option: Path | None = None
+    """``--course`` as given (local workers get it too)."""
+
+
+@dataclass
+class Outcome:
+    how: str
+    """How the batch was graded, for the summary (`` with 2 workers``)."""
+    graded: int | None = None
+    """Students graded by the executor (None: not counted; the final pass tells)."""
+    reused: int = 0
+    crashed: dict[str, str] = field(default_factory=dict)
+    """Students not to run again (they kept killing the processes grading them) -> why; see
+    :func:`grader.grading.condemned`."""
+    notes: list[str] = field(default_factory=list)
+    """Things the user should know (a worker that stopped, ...)."""
+
+
+class Executor(Protocol):
+    def run(self, batch: Batch, *, progress: Progress, on_layers: Callable[[dict], None]) -> Outcome:
+        """Grade ``batch`` into ``batch.out``; ``on_layers`` gets the sandbox layers of remote student processes
+        (layer -> None or why it is missing; local ones are probed by the caller)."""
+
+
+class LocalWorkers:
+    """``-j N``: N worker processes on this machine grade disjoint shards straight into the output folder."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def run(self, batch: Batch, *, progress: Progress, on_layers: Callable[[dict], None]) -> Outcome:
+        lim = batch.limits
+        passthrough = [batch.assignment.name, *map(str, batch.dirs), "-o", str(batch.out),
+                       "--timeout", str(lim.check_seconds), "--memory", str(lim.memory_mb)]
+        passthrough += ["--course", str(batch.course)] if batch.course_option else []
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "grader.cli", "grade", *passthrough, "--shard", f"{k}/{self.workers}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+            for k in range(self.workers)
+        ]
+        # Progress: the workers' result files.
+        started, results, total = time.time(), batch.out / "results", len(batch.entries)
+        while any(p.poll() is None for p in procs):
+            done = sum(1 for p in results.glob("*.json") if p.stat().st_mtime >= started) if results.is_dir() else 0
+            progress(min(done, total), "parallel workers")
+            time.sleep(0.2)
+        notes = []
+        for k, p in enumerate(procs):
+            tail = (p.stderr.read() or "").strip().splitlines()[-3:]
+            if p.returncode not in (0, 1):
+                notes.append(f"worker {k} stopped with status {p.returncode}; its submissions are graded below. {' '.join(tail)}")
+        return Outcome(how=f" with {self.workers} workers", notes=notes)
