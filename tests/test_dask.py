@@ -200,3 +200,35 @@ def test_the_flags_without_the_dask_extra_say_what_to_install(tmp_path, flag):
     assert proc.returncode == 2, proc.stderr
     assert "needs Dask's distributed scheduler" in proc.stderr and "pip install 'torch-autograder[dask]'" in proc.stderr
     assert not (tmp_path / "out" / "results").exists()
+
+
+@needs_dask
+def test_losing_the_scheduler_stops_the_run_clearly_and_a_rerun_resumes(mixed, tmp_path):
+    _require_dask()
+    folder, local = mixed
+    doomed = Cluster(tmp_path)
+    out = tmp_path / "out"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.cli", "grade", "assignment2", str(folder), "-o", str(out),
+             "--scheduler", str(doomed.file), *LIMITS],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if (out / "results").is_dir() and len(list((out / "results").glob("*.json"))) >= 2:
+                os.killpg(doomed.procs[0].pid, signal.SIGKILL)  # the scheduler
+                break
+            time.sleep(0.05)
+        stderr = proc.communicate(timeout=300)[1]
+    finally:
+        doomed.close()
+    assert proc.returncode == 2, stderr[-3000:]
+    assert "scheduler" in stderr.lower() and "again" in stderr.lower(), stderr[-2000:]
+    kept = len(list((out / "results").glob("*.json")))
+    assert 2 <= kept < 16 and not (out / "grades.csv").exists()
+    # The same batch, locally this time, continues from what OUT holds and gives the local gradebook.
+    again = run_grader("grade", "assignment2", folder, "-o", out, "-j", "1", *LIMITS)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"reused {kept} unchanged results" in again.stderr
+    assert (out / "grades.csv").read_text() == local
