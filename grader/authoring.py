@@ -7,6 +7,7 @@ Every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -32,6 +33,17 @@ def solution_regions(source: str, *, name: str = "<solution>") -> list[tuple[int
     if begin is not None:
         raise CourseError(f"{name}: {BEGIN} is never closed")
     return regions
+
+
+def definition_spans(tree: ast.Module, names) -> dict[str, tuple[int, int]]:
+    """Where each top-level function or class named in ``names`` is: ``(first, end)`` with ``first`` the
+    0-based index of its first line (decorators included) and ``end`` its 1-based last line, so that
+    ``lines[first:end]`` is the whole definition."""
+    spans = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in names:
+            spans[node.name] = (min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1, node.end_lineno)
+    return spans
 
 
 def make_stub(source: str, *, name: str = "<solution>") -> str:

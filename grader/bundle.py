@@ -18,7 +18,7 @@ from pathlib import Path
 
 import grader
 from grader import course as course_mod
-from grader import resume
+from grader import report, resume
 from grader.course import Assignment
 from grader.errors import ClusterError, CourseError
 from grader.sandbox.policy import Limits
@@ -58,7 +58,7 @@ def pack(assignment: Assignment, limits: Limits) -> Bundle:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in members:
-            zf.writestr(zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=(2020, 1, 1, 0, 0, 0)), path.read_bytes())
+            zf.writestr(zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=report.ZIP_TIME), path.read_bytes())
     data = buf.getvalue()
     if len(data) > MAX_BUNDLE_BYTES:
         raise CourseError(f"the checks of {assignment.name} take {len(data) // 1024} KB zipped (at most {MAX_BUNDLE_BYTES // 1024} KB): "

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 
 from grader import html, plots
 from grader.report import PROBLEM_CODES
-from grader.scoring import fmt_points
+from grader.scoring import fmt_points, function_of
 
 TOP_MESSAGES = 15
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?", re.IGNORECASE)
@@ -67,7 +67,7 @@ def build(assignment: str, title: str, docs: dict[str, dict]) -> str:
             full[cid] += earned >= points[cid]
             partial[cid] += 0 < earned < points[cid]
             if not t.get("extra_data", {}).get("bonus"):
-                lost[cid.split(".")[0]] += points[cid] - earned
+                lost[function_of(cid)] += points[cid] - earned
             if earned < points[cid]:
                 messages[(cid, failure_kind(t.get("output", "")))] += 1
     n = len(students)
@@ -91,7 +91,7 @@ def build(assignment: str, title: str, docs: dict[str, dict]) -> str:
         ],
         vmax=1.0,
     ))
-    functions = list(dict.fromkeys(cid.split(".")[0] for cid in check_ids))
+    functions = list(dict.fromkeys(function_of(cid) for cid in check_ids))
     per_student = {f: lost[f] / n if n else 0.0 for f in functions}
     body.append("<h2>Points lost per function</h2>")
     body.append(plots.rows(

@@ -9,6 +9,12 @@ from grader.scoring import CheckResult, Score, fmt_points
 MARK = {"passed": "passed", "partial": "partial", "failed": "FAILED"}
 
 
+def check_line(check_id: str, score: float, max_score: float, passed: bool) -> str:
+    """One check as a line of plain text (notebook cells): ``  ✓ forward.worked_example  3/3``, ``~`` for partial credit."""
+    mark = "✓" if passed else ("~" if score else "✗")
+    return f"  {mark} {check_id}  {fmt_points(score)}/{fmt_points(max_score)}"
+
+
 def markdown(student: str, assignment: str, results: list[CheckResult], score: Score, problems: set[str], notes: list[str]) -> str:
     lines = [f"# {assignment}: feedback for {student}", "", f"**Score: {fmt_points(score.score)} / {fmt_points(score.max_score)}**", ""]
     if problems:

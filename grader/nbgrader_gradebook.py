@@ -24,7 +24,8 @@ from pathlib import Path
 
 from grader.course import Assignment
 from grader.errors import UsageError
-from grader.scoring import fmt_points
+from grader.feedback import check_line
+from grader.scoring import fmt_points, function_of
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _by_function(doc: dict) -> dict[str, tuple[float, float, list[dict]]]:
     """``function -> (points earned, bonus earned, its checks)`` from a results file."""
     totals: dict[str, tuple[float, float, list[dict]]] = {}
     for test in doc.get("tests", []):
-        fn = str(test["name"]).split(".", 1)[0]
+        fn = function_of(str(test["name"]))
         earned, bonus, tests = totals.get(fn, (0.0, 0.0, []))
         if test.get("extra_data", {}).get("bonus"):
             bonus += float(test["score"])
@@ -88,8 +89,7 @@ def _feedback(fn: str, earned: float, bonus: float, tests: list[dict], problems:
     if problems:
         lines.append(f"problems: {', '.join(problems)}" + (f" ({output})" if output else ""))
     for t in tests:
-        mark = "✓" if t["status"] == "passed" else ("~" if t["score"] else "✗")
-        lines.append(f"  {mark} {t['name']}  {fmt_points(t['score'])}/{fmt_points(t['max_score'])}")
+        lines.append(check_line(t["name"], t["score"], t["max_score"], t["status"] == "passed"))
         if t["status"] != "passed" and t.get("output"):
             lines.append(f"      {t['output']}")
     return "\n".join(lines) + "\n"

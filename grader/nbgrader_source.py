@@ -20,6 +20,7 @@ from grader import authoring
 from grader.course import Assignment
 from grader.errors import CourseError, UsageError
 from grader.report import write_atomic
+from grader.scoring import fmt_points, function_of
 
 SCHEMA_VERSION = 3
 
@@ -46,7 +47,7 @@ def function_points(assignment: Assignment) -> dict[str, tuple[float, float]]:
                 kw = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg in ("points", "bonus")}
             except ValueError:
                 raise CourseError(f"{path}:{node.lineno}: a @check marker needs a literal id and points") from None
-            fn = str(check_id).split(".", 1)[0]
+            fn = function_of(str(check_id))
             if fn not in totals:
                 raise CourseError(f"{path}:{node.lineno}: check {check_id!r} is not about a function of {assignment.name}")
             totals[fn][1 if kw.get("bonus") else 0] += float(kw.get("points", 0))
@@ -58,12 +59,10 @@ def _cells_of(source: str, functions: list[str], name: str) -> tuple[str, list[t
     starts (its decorators and the comment lines right above it included)."""
     lines = source.splitlines()
     starts = {}
-    for node in ast.parse(source, filename=name).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in functions:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            while first > 0 and lines[first - 1].lstrip().startswith("#"):
-                first -= 1
-            starts[node.name] = first
+    for fn, (first, _) in authoring.definition_spans(ast.parse(source, filename=name), functions).items():
+        while first > 0 and lines[first - 1].lstrip().startswith("#"):
+            first -= 1
+        starts[fn] = first
     missing = [fn for fn in functions if fn not in starts]
     if missing:
         raise CourseError(f"{name}: no top-level definition of {', '.join(missing)}")
@@ -107,16 +106,12 @@ def source_notebook(assignment: Assignment):
         ))
         regular, bonus = points[fn]
         if regular or bonus:
-            label = f"{_fmt(regular)}" + (f" + {_fmt(bonus)} bonus" if bonus else "")
+            label = fmt_points(regular) + (f" + {fmt_points(bonus)} bonus" if bonus else "")
             nb.cells.append(nbformat.v4.new_code_cell(
                 TEST_CELL.format(fn=fn, points=label, assignment=assignment.name),
                 metadata=_meta(fn, solution=False, grade=True, locked=True, points=regular),
             ))
     return nb
-
-
-def _fmt(points: float) -> str:
-    return str(int(points)) if float(points).is_integer() else str(points)
 
 
 def write_source(assignment: Assignment, course: Path) -> Path:

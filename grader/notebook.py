@@ -27,6 +27,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from grader.authoring import definition_spans
+
 _cache: dict[str, dict] = {}
 """Results by module text: running every cell of a notebook grades it once."""
 
@@ -59,11 +61,7 @@ def splice(module_source: str, live: dict[str, str]) -> tuple[str, list[str]]:
     except SyntaxError:
         return module_source, []
     lines = module_source.splitlines()
-    spans = {}
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in live:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            spans[node.name] = (first, node.end_lineno)
+    spans = definition_spans(tree, live)
     changed = []
     for name, (first, last) in sorted(spans.items(), key=lambda kv: -kv[1][0]):
         saved = "\n".join(lines[first:last])
@@ -75,7 +73,7 @@ def splice(module_source: str, live: dict[str, str]) -> tuple[str, list[str]]:
     return "\n".join(lines + extra) + "\n", sorted(changed + added)
 
 
-def _module_source(assignment: str, module: str, functions: list[str], namespace: dict) -> tuple[str, list[str], Path]:
+def _module_source(module: str, functions: list[str], namespace: dict) -> tuple[str, list[str], Path]:
     from grader.forms import notebook_source
 
     path = _notebook_path(module)
@@ -96,13 +94,10 @@ def _module_source(assignment: str, module: str, functions: list[str], namespace
     return source, changed, path
 
 
-def _run(assignment: str, source: str) -> dict:
+def _run(assignment: str, module: str, source: str) -> dict:
     key = hashlib.sha256(f"{assignment}\0{source}".encode()).hexdigest()
     if key in _cache:
         return _cache[key]
-    from grader.course import course_root, load
-
-    module = load(assignment, root=course_root()).module
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
         path = Path(folder) / f"{module}.py"
         path.write_text(source, encoding="utf-8")
@@ -134,19 +129,19 @@ def check(assignment: str, function: str) -> None:
     if shell is None:
         return
     from grader.course import course_root, load
-    from grader.scoring import fmt_points
+    from grader.feedback import check_line
+    from grader.scoring import fmt_points, function_of
 
     a = load(assignment, root=course_root())
-    source, changed, path = _module_source(assignment, a.module, a.functions, shell.user_ns)
-    doc = _run(assignment, source)
-    mine = [c for c in doc["checks"] if c["id"].split(".", 1)[0] == function]
+    source, changed, path = _module_source(a.module, a.functions, shell.user_ns)
+    doc = _run(assignment, a.module, source)
+    mine = [c for c in doc["checks"] if function_of(c["id"]) == function]
     if not mine:
         raise ChecksFailed(f"{assignment} has no public check of {function!r}")
     earned, most = sum(c["score"] for c in mine), sum(c["max_score"] for c in mine)
     print(f"{function}: {fmt_points(earned)} / {fmt_points(most)} points from its public checks")
     for c in mine:
-        mark = "✓" if c["passed"] else ("~" if c["score"] else "✗")
-        print(f"  {mark} {c['id']}  {fmt_points(c['score'])}/{fmt_points(c['max_score'])}")
+        print(check_line(c["id"], c["score"], c["max_score"], c["passed"]))
     failed = next((c for c in mine if not c["passed"]), None)
     if failed is not None:
         print(f"\n{failed['id']}: {failed['message']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -18,13 +19,15 @@ PROBLEM_CODES = (
 )
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+@contextlib.contextmanager
+def _replacing(path: Path, mode: str):
+    """A file opened in ``mode`` that replaces ``path`` on success, flushed to disk first; on any error
+    the temporary file is removed and ``path`` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -36,28 +39,24 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    with _replacing(path, "w") as f:
+        f.write(text)
+
+
 #: Every member of a zip the grader writes has this timestamp: the same content gives the same bytes.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def write_zip_atomic(path: Path, members: list[tuple[str, str | bytes, int]]) -> None:
     """Write a reproducible zip of ``(name, data, unix mode)`` members to ``path``, like :func:`write_atomic`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
-            for name, data, mode in members:
-                info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-                info.external_attr = (0o100000 | mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with _replacing(path, "wb") as f, zipfile.ZipFile(f, "w") as zf:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
 
 
 def ordered_problems(problems: set[str]) -> list[str]:

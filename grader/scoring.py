@@ -38,6 +38,11 @@ def score(results: list[CheckResult]) -> Score:
     return Score(earned=earned, score=total, max_score=max_score)
 
 
+def function_of(check_id: str) -> str:
+    """The function a check is about: check ids are ``<function>.<aspect>``."""
+    return check_id.split(".", 1)[0]
+
+
 def fmt_points(x: float) -> str:
     """Points as scripts and people read them: ``100``, ``97.5``."""
     text = f"{x:.2f}".rstrip("0").rstrip(".")
