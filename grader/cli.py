@@ -336,7 +336,11 @@ def grade(
         err.print(f"[bold red]grader failure on {escape(student)}:[/] {escape(what)}")
     if nbgrader_course is not None and shard is None:
         _write_nbgrader(nbgrader_course.resolve(), a, out_dir, sorted(result.problems))
-    raise typer.Exit(1 if result.failures else 0)
+    incomplete = sorted(name for name, codes in result.problems.items() if "internal" in codes)
+    if incomplete and shard is None:
+        err.print(f"[bold red]the grader failed on some checks of {len(incomplete)} submissions[/] (problem `internal`; "
+                  f"grade.log names the check): {escape(', '.join(incomplete[:20]))}; run the same command again to regrade them")
+    raise typer.Exit(1 if result.failures or incomplete else 0)
 
 
 def _write_nbgrader(course: Path, a, out_dir: Path, students: list[str]) -> None:

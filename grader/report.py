@@ -15,7 +15,7 @@ from grader.scoring import CheckResult, Score, fmt_points
 
 PROBLEM_CODES = (
     "syntax", "encoding", "import", "missing", "stub", "file_name", "archive",
-    "timeout", "memory", "crash", "output", "forbidden_api",
+    "timeout", "memory", "crash", "output", "forbidden_api", "tampering", "internal",
 )
 
 
