@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from grader import html
 from grader.report import ordered_problems
 from grader.scoring import CheckResult, Score, fmt_points
@@ -16,26 +18,43 @@ def check_line(check_id: str, score: float, max_score: float, passed: bool) -> s
 
 
 def markdown(student: str, assignment: str, results: list[CheckResult], score: Score, problems: set[str], notes: list[str]) -> str:
-    lines = [f"# {assignment}: feedback for {student}", "", f"**Score: {fmt_points(score.score)} / {fmt_points(score.max_score)}**", ""]
+    """The feedback as Markdown. What a student controls (their name, file names, exception messages, returned
+    values) is only ever inside a code span or a fenced block, where no link, image, heading, table or HTML renders."""
+    lines = [f"# {assignment}: feedback for {_span(student)}", "", f"**Score: {fmt_points(score.score)} / {fmt_points(score.max_score)}**", ""]
     if problems:
         lines += [f"Problems: {', '.join(ordered_problems(problems))}", ""]
-    lines += [f"> {note}" for note in notes]
     if notes:
-        lines.append("")
+        lines += [*_fenced("\n".join(notes)), ""]
     lines += ["| check | points | result |", "| --- | --- | --- |"]
     for r in results:
         bonus = " (bonus)" if r.bonus else ""
-        lines.append(f"| `{r.id}`{bonus} | {fmt_points(score.earned[r.id])} / {fmt_points(r.points)} | {MARK[r.outcome]} |")
+        lines.append(f"| {_span(r.id)}{bonus} | {fmt_points(score.earned[r.id])} / {fmt_points(r.points)} | {MARK[r.outcome]} |")
     failing = [r for r in results if r.outcome != "passed"]
     if failing:
         lines += ["", "## What to fix", ""]
         for r in failing:
-            lines += [f"### `{r.id}`", "", _md_text(r.message), ""]
+            lines += [f"### {_span(r.id)}", "", *_fenced(r.message), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _md_text(text: str) -> str:
-    return text.replace("\r", " ").replace("<", "&lt;").replace(">", "&gt;")
+def _plain(text: str) -> str:
+    """One line per line: carriage returns and other control characters (but tabs) become spaces."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+
+
+def _fenced(text: str) -> list[str]:
+    """``text`` as a fenced code block whose fence is longer than any run of backticks in it, so it cannot be closed early."""
+    text = _plain(text)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [fence + "text", text, fence]
+
+
+def _span(text: str) -> str:
+    """``text`` on one line as a code span (CommonMark: delimiters longer than any backtick run inside, padded)."""
+    text = _plain(text).replace("\n", " ").replace("|", "\\|")
+    ticks = "`" * (1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def page(student: str, assignment: str, results: list[CheckResult], score: Score, problems: set[str], notes: list[str]) -> str:

@@ -120,45 +120,59 @@ def write_scores(course: Path, assignment: Assignment, results: Path, students: 
             )
         for student in students:
             try:
-                doc = json.loads((results / f"{student}.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                written.warnings.append(f"{student}: no results to write ({exc})")
-                continue
-            submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment.name))
-            if not submitted.parent.is_dir():
-                written.warnings.append(
-                    f"{student}: no folder {submitted.parent} in the course, so no nbgrader student to write to "
-                    f"(the score is in grades.csv; grade the course's {coursedir.submitted_directory}/ folder)"
-                )
-                continue
-            timestamp = coursedir.get_existing_timestamp(str(submitted))
-            gb.update_or_create_student(student)
-            gb.update_or_create_submission(assignment.name, student, **({"timestamp": timestamp} if timestamp else {}))
-            functions = _by_function(doc)
-            problems = doc.get("extra_data", {}).get("problems", [])
-            feedback = {}
-            for name, cell in cells.items():
-                earned, bonus, tests = functions.get(name, (0.0, 0.0, []))
-                if earned > cell.max_score + 1e-9:
-                    written.warnings.append(
-                        f"{student}: {name} earned {fmt_points(earned)} points but its cell is worth "
-                        f"{fmt_points(cell.max_score)}: regenerate the source notebook (`grader nbgrader source`)"
-                    )
-                grade = gb.find_grade(name, notebook_id, assignment.name, student)
-                grade.auto_score = min(earned, cell.max_score)
-                grade.extra_credit = bonus or None
-                grade.needs_manual_grade = grade.manual_score is not None
-                feedback[name] = _feedback(name, earned, bonus, tests, problems, doc.get("output", ""))
-            gb.db.commit()
-            _write_autograded(coursedir, assignment, student, submitted, gb, feedback)
-            written.students.append(student)
+                _write_student(gb, coursedir, assignment, cells, results, student, written)
+            except Exception as exc:  # noqa: BLE001 - one student's damaged files or data never stop the export
+                gb.db.rollback()
+                written.warnings.append(f"{student}: not written into nbgrader's gradebook ({type(exc).__name__}: {str(exc)[:300]})")
     return written
 
 
-def _write_autograded(coursedir, assignment: Assignment, student: str, submitted: Path, gb, feedback: dict) -> None:
+def _write_student(gb, coursedir, assignment: Assignment, cells: dict, results: Path, student: str, written: Written) -> None:
+    """Write one student's scores into the gradebook and their notebook into ``autograded/``."""
+    try:
+        doc = json.loads((results / f"{student}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        written.warnings.append(f"{student}: no results to write ({exc})")
+        return
+    submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment.name))
+    if not submitted.parent.is_dir():
+        written.warnings.append(
+            f"{student}: no folder {submitted.parent} in the course, so no nbgrader student to write to "
+            f"(the score is in grades.csv; grade the course's {coursedir.submitted_directory}/ folder)"
+        )
+        return
+    timestamp = coursedir.get_existing_timestamp(str(submitted))
+    gb.update_or_create_student(student)
+    gb.update_or_create_submission(assignment.name, student, **({"timestamp": timestamp} if timestamp else {}))
+    functions = _by_function(doc)
+    problems = doc.get("extra_data", {}).get("problems", [])
+    feedback = {}
+    notebook_id = assignment.module
+    for name, cell in cells.items():
+        earned, bonus, tests = functions.get(name, (0.0, 0.0, []))
+        if earned > cell.max_score + 1e-9:
+            written.warnings.append(
+                f"{student}: {name} earned {fmt_points(earned)} points but its cell is worth "
+                f"{fmt_points(cell.max_score)}: regenerate the source notebook (`grader nbgrader source`)"
+            )
+        grade = gb.find_grade(name, notebook_id, assignment.name, student)
+        grade.auto_score = min(earned, cell.max_score)
+        grade.extra_credit = bonus or None
+        grade.needs_manual_grade = grade.manual_score is not None
+        feedback[name] = _feedback(name, earned, bonus, tests, problems, doc.get("output", ""))
+    gb.db.commit()
+    for warning in _write_autograded(coursedir, assignment, student, submitted, gb, feedback):
+        written.warnings.append(f"{student}: {warning}")
+    written.students.append(student)
+
+
+def _write_autograded(coursedir, assignment: Assignment, student: str, submitted: Path, gb, feedback: dict) -> list[str]:
     """``autograded/<student>/<assignment>/``: the submitted files, the notebook's test cells restored and
-    showing the checks' results (what formgrader and ``nbgrader generate_feedback`` read)."""
+    showing the checks' results (what formgrader and ``nbgrader generate_feedback`` read). Returns warnings about
+    the submitted notebook (damaged, or a cell whose nbgrader metadata is damaged or that repeats a test cell)."""
     import nbformat
+
+    from grader.forms import MAX_NOTEBOOK_BYTES, nbgrader_meta, notebook_cells
 
     dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment.name))
     if dest.exists():
@@ -169,17 +183,44 @@ def _write_autograded(coursedir, assignment: Assignment, student: str, submitted
             if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb":
                 shutil.copy2(item, dest / item.name)
     source = submitted / f"{assignment.module}.ipynb"
+    if not source.is_file() and submitted.is_dir():  # graded as it was found (grader.submissions.locate): the one notebook
+        uploads = sorted(p for p in submitted.iterdir() if p.suffix.lower() == ".ipynb")
+        source = uploads[0] if len(uploads) == 1 else source
+    warnings: list[str] = []
+    nb = nbformat.v4.new_notebook()
+    if source.is_file() and not source.is_symlink():
+        try:
+            if source.stat().st_size > MAX_NOTEBOOK_BYTES:
+                raise ValueError(f"it is over {MAX_NOTEBOOK_BYTES // (1024 * 1024)} MB")
+            data = source.read_bytes()
+            notebook_cells(data)  # the shape every cell must have, checked before nbformat sees it
+            nb = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
+        except Exception as exc:  # noqa: BLE001 - the scores are in the gradebook all the same
+            warnings.append(f"{source.name} was not copied to autograded/ ({str(exc)[:300]})")
+            nb = nbformat.v4.new_notebook()
+    restored = set()
+    for i, cell in enumerate(nb.cells, 1):
+        meta = nbgrader_meta(cell)
+        if isinstance(cell.get("metadata"), dict) and "nbgrader" in cell.metadata and not meta:
+            warnings.append(f"cell {i} of {source.name} has nbgrader metadata that is not an object; it was dropped")
+            del cell.metadata["nbgrader"]
+        grade_id = meta.get("grade_id")
+        if cell.get("cell_type") != "code" or not isinstance(grade_id, str) or grade_id not in assignment.functions:
+            continue
+        if grade_id in restored or grade_id not in feedback:
+            warnings.append(f"cell {i} of {source.name} repeats the test cell {grade_id}; its outputs were cleared")
+            cell.outputs, cell.execution_count = [], None
+            continue
+        try:
+            cell.source = gb.find_source_cell(grade_id, assignment.module, assignment.name).source
+        except Exception:  # noqa: BLE001 - an old gradebook without the source cell: keep the student's copy
+            pass
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=feedback[grade_id])]
+        cell.execution_count = None
+        restored.add(grade_id)
     try:
-        nb = nbformat.read(source, as_version=4)
-    except Exception:  # noqa: BLE001 - missing or unreadable: the scores are in the gradebook all the same
-        nb = nbformat.v4.new_notebook()
-    for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if cell.get("cell_type") == "code" and grade_id in feedback:
-            try:
-                cell.source = gb.find_source_cell(grade_id, assignment.module, assignment.name).source
-            except Exception:  # noqa: BLE001 - an old gradebook without the source cell: keep the student's copy
-                pass
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=feedback.pop(grade_id))]
-            cell.execution_count = None
-    nbformat.write(nb, dest / f"{assignment.module}.ipynb")
+        nbformat.write(nb, dest / f"{assignment.module}.ipynb")
+    except Exception as exc:  # noqa: BLE001 - a cell nbformat cannot write: the scores are in the gradebook
+        warnings.append(f"{source.name} could not be written to autograded/ ({type(exc).__name__}: {str(exc)[:300]})")
+        nbformat.write(nbformat.v4.new_notebook(), dest / f"{assignment.module}.ipynb")
+    return warnings

@@ -86,8 +86,19 @@ def results_json(results: list[CheckResult], score: Score, problems: set[str], n
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` safe for a CSV cell a spreadsheet opens: a cell that would start a formula gets a leading ``'``
+    (OWASP's recommendation), so ``-2+3`` shows as text instead of computing."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def grades_csv(check_ids: list[str], rows: list[dict]) -> str:
-    """The gradebook: ``student,score,max_score,problems`` then one column per check id."""
+    """The gradebook: ``student,score,max_score,problems`` then one column per check id. The student's name is
+    the one cell a student controls: it goes through :func:`csv_cell`."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["student", "score", "max_score", "problems", *check_ids])
@@ -95,7 +106,7 @@ def grades_csv(check_ids: list[str], rows: list[dict]) -> str:
         earned = row["earned"]
         writer.writerow(
             [
-                row["student"],
+                csv_cell(row["student"]),
                 fmt_points(row["score"]),
                 fmt_points(row["max_score"]),
                 ";".join(row["problems"]),

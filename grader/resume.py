@@ -79,6 +79,17 @@ def scan(assignment: Assignment, entries: Iterable[tuple[str, Path]], *, digest:
     """Locate each ``(student, entry)`` (a module inside a zip or notebook is staged in ``out/.staging``), key it,
     and say whether ``out`` already holds its result. Lazy: one submission at a time."""
     for name, entry in entries:  # names from submissions.discover: already safe and unique
-        submission = locate(name, entry, module=assignment.module, staging=out / ".staging", assignment=assignment.name)
-        key = submission_key(digest, submission)
+        try:
+            submission = locate(name, entry, module=assignment.module, staging=out / ".staging", assignment=assignment.name)
+            key = submission_key(digest, submission)
+        except Exception as exc:  # noqa: BLE001 - whatever reading one submission raised stops that student, never the batch
+            submission = unreadable(name, exc)
+            key = submission_key(digest, submission)
         yield Found(submission, key, reusable_row(out / "results" / f"{name}.json", key))
+
+
+def unreadable(student: str, exc: BaseException) -> Submission:
+    """The submission of ``student`` when the grader failed to read it (problem ``internal``: graded again on a re-run)."""
+    what = f"{type(exc).__name__}: {str(exc)[:300]}"
+    return Submission(name=student, module_path=None, problems={"internal"},
+                      reason=f"the grader failed reading this submission ({what}); this is not your mistake: it will be graded again")

@@ -91,12 +91,32 @@ class GradingPlugin:
                 for i, item in enumerate(items):
                     runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
             except GraderError as exc:
+                student.close()
                 self.stopped_by = exc
                 return True
-            finally:
+            except Exception as exc:  # noqa: BLE001 - the grader's own bug on this student: it stops them, not the batch
+                self._abandon(student, items, exc)
+            try:
                 student.close()
+            except Exception as exc:  # noqa: BLE001
+                self._abandon(student, items, exc)
             self._on_done(student, self.results)
         return True
+
+    def _abandon(self, student: Student, items, exc: BaseException) -> None:
+        """The checks of ``student`` not yet recorded fail as the grader's fault (problem ``internal``)."""
+        student.problems.add("internal")
+        done = {r.id for r in self.results}
+        for item in items:
+            mark = _marker(item)
+            if mark["id"] in done:
+                continue
+            hidden = Path(str(item.path)).resolve() in self._hidden
+            self.results.append(CheckResult(
+                id=mark["id"], points=float(mark["points"]), bonus=bool(mark.get("bonus", False)),
+                visibility="hidden" if hidden else "public", outcome="failed",
+                message=f"the grader failed on this check ({type(exc).__name__}); this is not your mistake: it will be graded again",
+            ))
 
     def pytest_runtest_setup(self, item) -> None:
         self._student.begin_check()

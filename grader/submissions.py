@@ -13,6 +13,8 @@ from grader.student import Submission
 
 MAX_LISTED = 8
 MAX_MODULE_BYTES = 2 * 1024 * 1024
+#: Files looked at in one student's folder: a folder holding a whole environment is not walked to its end.
+MAX_WALKED = 20_000
 #: Folders archivers and editors add that never hold a student's work.
 SKIPPED_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
@@ -50,31 +52,55 @@ def discover(dirs: list[Path]) -> list[tuple[str, Path]]:
 
 
 def _walk(folder: Path) -> list[Path]:
-    """Every regular file under ``folder``, never following links, skipping hidden and tool folders."""
-    files = []
+    """Every regular file under ``folder`` (at most :data:`MAX_WALKED`), never following links, skipping hidden
+    and tool folders."""
+    files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
         files += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
+        if len(files) >= MAX_WALKED:
+            return files[:MAX_WALKED]
     return files
 
 
-def _listing(files: list[Path], base: Path) -> str:
-    names = [str(f.relative_to(base)) for f in files[:MAX_LISTED]]
-    more = f" and {len(files) - MAX_LISTED} more" if len(files) > MAX_LISTED else ""
-    return ", ".join(names) + more
+def _listing(names: list[str]) -> str:
+    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+    return ", ".join(names[:MAX_LISTED]) + more
 
 
-def _usable(student: str, path: Path, shown: str) -> Submission:
-    """The module at ``path`` if it is a regular file of sane size."""
+def _refused(student: str, problem: str, reason: str) -> Submission:
+    return Submission(name=student, module_path=None, problems={problem}, reason=reason)
+
+
+#: What each form may weigh before it is read: (cap, what it is called, problem code).
+_CAPS = {
+    ".py": (MAX_MODULE_BYTES, "a module", "import"),
+    ".ipynb": (forms.MAX_NOTEBOOK_BYTES, "a notebook", "import"),
+    ".zip": (forms.MAX_TOTAL_BYTES, "an archive", "archive"),
+}
+
+
+def _too_large(student: str, shown: str, size: int, suffix: str = ".py") -> Submission:
+    cap, what, problem = _CAPS[suffix]
+    return _refused(student, problem, f"{shown} is {size // 1024} KB; {what} may be at most {cap // 1024} KB")
+
+
+def _form(path: Path) -> str:
+    """``.py``, ``.ipynb`` or ``.zip`` (those two in any case: Windows uploads say ``.ZIP``), else ``""``."""
+    if path.suffix == ".py":
+        return ".py"
+    return path.suffix.lower() if path.suffix.lower() in (".ipynb", ".zip") else ""
+
+
+def _checked(student: str, path: Path, shown: str) -> Submission | None:
+    """Why the file at ``path`` is not read (a link, a special file, over its form's cap), or None: checked on the
+    file's own metadata, before a byte of it is read."""
     info = path.lstat()
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        return Submission(
-            name=student, module_path=None, problems={"file_name"},
-            reason=f"{shown} is a link or special file, not a regular file: submit the file itself",
-        )
-    if info.st_size > MAX_MODULE_BYTES:
-        return _too_large(student, shown, info.st_size)
-    return Submission(name=student, module_path=path)
+        return _refused(student, "file_name", f"{shown} is a link or special file, not a regular file: submit the file itself")
+    if info.st_size > _CAPS[_form(path)][0]:
+        return _too_large(student, shown, info.st_size, _form(path))
+    return None
 
 
 def _staged(student: str, module: str, source: str | bytes, staging: Path) -> Path:
@@ -89,45 +115,49 @@ def _staged(student: str, module: str, source: str | bytes, staging: Path) -> Pa
     return path
 
 
-def _too_large(student: str, shown: str, size: int) -> Submission:
-    return Submission(
-        name=student, module_path=None, problems={"import"},
-        reason=f"{shown} is {size // 1024} KB; a module may be at most {MAX_MODULE_BYTES // 1024} KB",
-    )
-
-
 def _from_notebook(student: str, data: bytes, shown: str, *, module: str, staging: Path) -> Submission:
     try:
         source = forms.notebook_source(data)
     except ValueError as exc:
-        return Submission(name=student, module_path=None, problems={"syntax"}, reason=f"{shown}: {exc}")
+        return _refused(student, "syntax", f"{shown}: {exc}")
     size = len(source.encode("utf-8"))
     if size > MAX_MODULE_BYTES:
         return _too_large(student, f"the code of {shown}", size)
     return Submission(name=student, module_path=_staged(student, module, source, staging))
 
 
-def _from_archive(student: str, entry: Path, *, module: str, staging: Path) -> Submission:
+def _from_archive(student: str, entry: Path, shown: str, *, module: str, staging: Path) -> Submission:
     try:
         files = forms.archive_files(entry)
         for wanted in (f"{module}.py", f"{module}.ipynb"):
             matches = sorted((n for n in files if PurePosixPath(n).name == wanted), key=lambda n: (n.count("/"), n))
             if matches:
-                data = forms.read_member(entry, files[matches[0]])
-                shown = f"{entry.name}:{matches[0]}"
-                if len(data) > MAX_MODULE_BYTES:
-                    return _too_large(student, shown, len(data))
-                if wanted.endswith(".ipynb"):
-                    return _from_notebook(student, data, shown, module=module, staging=staging)
+                info = files[matches[0]]
+                member = f"{shown}:{matches[0]}"
+                suffix = ".ipynb" if wanted.endswith(".ipynb") else ".py"
+                if info.file_size > _CAPS[suffix][0]:
+                    return _too_large(student, member, info.file_size, suffix)
+                data = forms.read_member(entry, info)
+                if suffix == ".ipynb":
+                    return _from_notebook(student, data, member, module=module, staging=staging)
                 return Submission(name=student, module_path=_staged(student, module, data, staging))
     except forms.ArchiveRejected as exc:
-        return Submission(name=student, module_path=None, problems={"archive"}, reason=f"{entry.name} was rejected: {exc}")
-    names = sorted(files)
-    listing = ", ".join(names[:MAX_LISTED]) + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
-    return Submission(
-        name=student, module_path=None, problems={"file_name"},
-        reason=f"expected {module}.py (or {module}.ipynb) in {entry.name}; found: {listing or 'no files'}",
+        return _refused(student, "archive", f"{shown} was rejected: {exc}")
+    return _refused(
+        student, "file_name", f"expected {module}.py (or {module}.ipynb) in {shown}; found: {_listing(sorted(files)) or 'no files'}"
     )
+
+
+def _open(student: str, path: Path, shown: str, *, module: str, staging: Path) -> Submission:
+    """The module in the file at ``path`` (a module, a notebook or a zip), each form capped before it is read."""
+    refused = _checked(student, path, shown)
+    if refused is not None:
+        return refused
+    if _form(path) == ".zip":
+        return _from_archive(student, path, shown, module=module, staging=staging)
+    if _form(path) == ".ipynb":
+        return _from_notebook(student, path.read_bytes(), shown, module=module, staging=staging)
+    return Submission(name=student, module_path=path)
 
 
 def locate(student: str, entry: Path, *, module: str, staging: Path, assignment: str | None = None) -> Submission:
@@ -136,22 +166,15 @@ def locate(student: str, entry: Path, *, module: str, staging: Path, assignment:
     A ``.py`` file or folder is used in place; a module inside a ``.zip`` or
     a notebook is written to ``staging/<student>/`` first. A student folder
     holding a folder named ``assignment`` (nbgrader's ``submitted/<student>/<assignment>/``)
-    is searched only there.
+    is searched only there. A folder without a file of the module's exact name
+    that directly holds one archive or notebook (an LMS download: each student's
+    folder holds what they uploaded) is that archive or notebook.
     """
     expected = f"{module}.py"
     if entry.is_file() or entry.is_symlink():
-        if entry.suffix == ".py":
-            return _usable(student, entry, entry.name)
-        if entry.suffix == ".ipynb" and not entry.is_symlink():
-            return _from_notebook(student, entry.read_bytes(), entry.name, module=module, staging=staging)
-        if entry.suffix == ".zip" and not entry.is_symlink():
-            return _from_archive(student, entry, module=module, staging=staging)
-        return Submission(
-            name=student,
-            module_path=None,
-            problems={"file_name"},
-            reason=f"expected {expected} (or a folder, .zip or .ipynb holding it); found the file {entry.name}",
-        )
+        if _form(entry) == ".py" or (_form(entry) and not entry.is_symlink()):
+            return _open(student, entry, entry.name, module=module, staging=staging)
+        return _refused(student, "file_name", f"expected {expected} (or a folder, .zip or .ipynb holding it); found the file {entry.name}")
     if assignment and (entry / assignment).is_dir() and not (entry / assignment).is_symlink():
         entry = entry / assignment
     files = _walk(entry)
@@ -159,18 +182,15 @@ def locate(student: str, entry: Path, *, module: str, staging: Path, assignment:
         exact = [p for p in files if p.name == wanted]
         if exact:
             best = min(exact, key=lambda p: (len(p.parts), str(p)))
-            shown = str(best.relative_to(entry))
-            if wanted.endswith(".ipynb"):
-                usable = _usable(student, best, shown)
-                if usable.module_path is None:
-                    return usable
-                return _from_notebook(student, best.read_bytes(), shown, module=module, staging=staging)
-            return _usable(student, best, shown)
+            return _open(student, best, str(best.relative_to(entry)), module=module, staging=staging)
+    uploads = [p for p in files if p.parent == entry and _form(p) in (".zip", ".ipynb")]
+    if len(uploads) == 1:
+        return _open(student, uploads[0], uploads[0].name, module=module, staging=staging)
     if not files:
-        return Submission(name=student, module_path=None, problems={"missing"}, reason=f"the submission is empty: expected {expected}")
-    return Submission(
-        name=student,
-        module_path=None,
-        problems={"file_name"},
-        reason=f"expected a file named exactly {expected}; found: {_listing(files, entry)}",
-    )
+        return _refused(student, "missing", f"the submission is empty: expected {expected}")
+    if len(uploads) > 1:
+        return _refused(student, "file_name", (
+            f"expected a file named exactly {expected}, or one archive or notebook holding it; found several: "
+            f"{_listing([p.name for p in uploads])}: submit one"
+        ))
+    return _refused(student, "file_name", f"expected a file named exactly {expected}; found: {_listing([str(f.relative_to(entry)) for f in files])}")

@@ -142,7 +142,8 @@ def test_grade_writes_nbgrader_gradebook_end_to_end(tmp_path):
     assert "wrote 4 submissions into the gradebook" in proc.stderr
     with open(out / "grades.csv", newline="") as f:
         ours = {row["student"]: row for row in csv.DictReader(f)}
-    assert ours["alice"]["score"] == "100" and ours["bob"]["score"] == "0" and ours["dave"]["score"] == "0"
+    # dave's renamed notebook is the one notebook in his folder: graded as it is (an upload is not lost to its name).
+    assert ours["alice"]["score"] == "100" and ours["bob"]["score"] == "0" and ours["dave"]["score"] == "100"
     assert 0 < float(ours["carol"]["score"]) < 100
 
     # nbgrader's own export reads the same scores (and the submission timestamps) from its gradebook.
@@ -219,3 +220,46 @@ def test_nbgrader_flag_without_nbgrader_installed_fails_before_grading(tmp_path)
     assert proc.returncode == 2
     assert "pip install 'torch-autograder[nbgrader]'" in proc.stderr
     assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_malformed_notebooks_and_metadata_stop_one_student_never_the_export(tmp_path):
+    """nbgrader metadata of every wrong shape, a notebook that is not JSON, and cells that claim to be test
+    cells: each is that student's problem (or a warning), and every other student is in the gradebook."""
+    course = _course(tmp_path, "assignment2")
+    source = nbformat.read(course / "source" / "assignment2" / "linear_regression.ipynb", as_version=4)
+    released = nbformat.read(course / "release" / "assignment2" / "linear_regression.ipynb", as_version=4)
+    _submit(course, "alice", "assignment2", _answers(source, released))
+    odd = {"bob": "a string", "erin": ["a", "list"], "fay": 7}
+    for student, value in odd.items():  # valid JSON that nbformat accepts: the cells' code is still the module
+        nb = _answers(source, released)
+        first_code = next(c for c in nb.cells if c.cell_type == "code")
+        first_code.metadata["nbgrader"] = value
+        _submit(course, student, "assignment2", nb)
+    _submit(course, "carol", "assignment2")
+    (course / "submitted" / "carol" / "assignment2" / "linear_regression.ipynb").write_text("{not json")
+    dave = _answers(source, released)  # a second cell claiming to be forward's test cell, with a forged output
+    forged = nbformat.v4.new_code_cell("print('forward: 20 points')", metadata={"nbgrader": {
+        "grade": True, "solution": False, "grade_id": "forward", "points": 20, "locked": True, "schema_version": 3}})
+    forged.outputs = [nbformat.v4.new_output("stream", name="stdout", text="forward: 20 points (forged)\n")]
+    dave.cells.append(forged)
+    _submit(course, "dave", "assignment2", dave)
+    out = tmp_path / "out"
+    proc = run_grader("grade", "assignment2", course / "submitted", "-o", out, "--nbgrader", course)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "grades.csv", newline="") as f:
+        ours = {row["student"]: row for row in csv.DictReader(f)}
+    assert {s: (r["score"], r["problems"]) for s, r in ours.items()} == {
+        "alice": ("100", ""), "bob": ("100", ""), "erin": ("100", ""), "fay": ("100", ""), "dave": ("100", ""),
+        "carol": ("0", "syntax")}
+    assert "wrote 6 submissions into the gradebook" in proc.stderr, proc.stderr
+    assert "dave: cell" in proc.stderr and "repeats the test cell forward" in proc.stderr
+    assert "carol: linear_regression.ipynb was not copied" in proc.stderr
+    exported = _export(course)
+    assert {s: float(r["score"]) for s, r in exported.items()} == {s: float(r["score"]) for s, r in ours.items()}
+    autograded = nbformat.read(course / "autograded" / "dave" / "assignment2" / "linear_regression.ipynb", as_version=4)
+    assert "forged" not in json.dumps(autograded)
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    listed = {s["student"]: s for s in NbGraderAPI(CourseDirectory(root=str(course))).get_submissions("assignment2")}
+    assert set(listed) == set(ours) and all(s["autograded"] for s in listed.values())
