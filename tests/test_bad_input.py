@@ -444,3 +444,47 @@ def test_whatever_locating_raises_is_that_students_internal_problem(tmp_path, mo
 def test_the_readme_says_how_csv_cells_are_neutralised():
     readme = (ROOT / "README.md").read_text()
     assert "OWASP" in readme and "CSV injection" in readme
+
+
+def test_an_exception_that_escapes_a_check_stops_that_student_not_the_loop(tmp_path):
+    """The grader's own bug on one student (here: recording bob's check result raises) makes the rest of bob's
+    checks `internal` failures; alice and carol, before and after him, are graded in full."""
+    from grader.runner import run_checks
+
+    (tmp_path / "checks_public.py").write_text(
+        "from grader.checks import check\n\n"
+        "@check('f.one', points=1)\ndef test_one(student):\n    student.calls += 1\n\n"
+        "@check('f.two', points=2)\ndef test_two(student):\n    student.calls += 1\n"
+    )
+
+    class Fake:
+        def __init__(self, name):
+            self.submission = type("S", (), {"name": name})()
+            self.problems: set[str] = set()
+            self.calls = 0
+
+        def begin_check(self):
+            pass
+
+        def end_check(self):
+            if self.submission.name == "bob":
+                raise RuntimeError("the grader's own bug")
+            return "", 0
+
+        def note_failure(self, message):
+            pass
+
+        def close(self):
+            pass
+
+    done = {}
+    ids = run_checks(files=[tmp_path / "checks_public.py"], hidden_files=set(), rootdir=tmp_path,
+                     students=[Fake("alice"), Fake("bob"), Fake("carol")],
+                     on_done=lambda st, results: done.setdefault(st.submission.name, (st, results)))
+    assert ids == ["f.one", "f.two"] and list(done) == ["alice", "bob", "carol"]
+    for name in ("alice", "carol"):
+        student, results = done[name]
+        assert [(r.id, r.outcome) for r in results] == [("f.one", "passed"), ("f.two", "passed")] and not student.problems
+    bob, results = done["bob"]
+    assert bob.problems == {"internal"} and [r.id for r in results] == ["f.one", "f.two"]
+    assert all(r.outcome == "failed" and "not your mistake" in r.message for r in results)
