@@ -8,7 +8,7 @@
 2. The client's own work per submission: the same command once more on the
    finished output (everything reused: locate, hash, read back, gradebook and
    class report; per submission = the difference with a 12-student class over
-   the difference in size), and writing one student's three files (:class:`grader.records.Writer`).
+   the difference in size), and writing one student's three files (:class:`grader.engine.records.Writer`).
 3. Dask's cost per task: M empty tasks through a LocalCluster of two workers
    with the grader's submit loop (two tasks in flight per worker thread).
 Usage: python benchmarks/bench_dask.py [SUBMISSIONS] [EMPTY_TASKS]   (default 1000, 2000)
@@ -62,7 +62,7 @@ def empty_tasks(m: int) -> tuple[float, float, float]:
 
 def write_cost(out: Path, repeats: int = 200) -> float:
     """Seconds to write one student's feedback and results files (atomically, fsynced) into ``out``."""
-    from grader import records
+    from grader.engine import records
 
     sample = next((out / "results").glob("*.json"))
     record = records.Record(

@@ -34,7 +34,7 @@ class Assignment:
     forbidden: dict[str, str]
     """Function -> forbidden-API group enforced while it runs (``[forbidden]`` in assignment.toml)."""
     must_kill: list[str] = field(default_factory=list)
-    """Mutant kinds (:mod:`grader.mutation`) that `grader validate` requires the checks to kill
+    """Mutant kinds (:mod:`grader.authoring.mutation`) that `grader validate` requires the checks to kill
     (``validate.must_kill`` in assignment.toml)."""
 
     @property

@@ -27,7 +27,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from grader.authoring import definition_spans
+from grader.authoring.stubs import definition_spans
 
 _cache: dict[str, dict] = {}
 """Results by module text: running every cell of a notebook grades it once."""
@@ -74,7 +74,7 @@ def splice(module_source: str, live: dict[str, str]) -> tuple[str, list[str]]:
 
 
 def _module_source(module: str, functions: list[str], namespace: dict) -> tuple[str, list[str], Path]:
-    from grader.forms import notebook_source
+    from grader.submissions.forms import notebook_source
 
     path = _notebook_path(module)
     if path is None:
@@ -129,7 +129,7 @@ def check(assignment: str, function: str) -> None:
     if shell is None:
         return
     from grader.course import course_root, load
-    from grader.feedback import check_line
+    from grader.reports.feedback import check_line
     from grader.scoring import fmt_points, function_of
 
     a = load(assignment, root=course_root())

@@ -10,7 +10,7 @@ MARKER = b"# test fault: this submission kills the Dask worker grading it"
 
 
 def dask_setup(worker):
-    from grader import dask_worker
+    from grader.engine import dask_worker
 
     materialize = dask_worker.Item.submission
 

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import ROOT, SUBMISSIONS, Gradebook, grade, run_grader
 
-from grader import forms
-from grader.submissions import MAX_MODULE_BYTES, locate
+from grader.submissions import forms
+from grader.submissions.locate import MAX_MODULE_BYTES, locate
 
 MODULE = "linear_regression"
 SOLUTION = (ROOT / "solutions" / "assignment2" / f"{MODULE}.py").read_text()
@@ -412,7 +412,7 @@ def test_grades_csv_cells_a_student_controls_are_never_formulas(classes):
 def test_whatever_locating_raises_is_that_students_internal_problem(tmp_path, monkeypatch):
     """An exception the grader did not foresee while reading one submission (here: the file system fails under
     one student's folder) is that student's `internal` problem, never the batch's, and is graded again on a re-run."""
-    from grader import resume
+    from grader.engine import resume
     from grader.course import load
     from grader.sandbox.policy import Limits
 
@@ -449,7 +449,7 @@ def test_the_readme_says_how_csv_cells_are_neutralised():
 def test_an_exception_that_escapes_a_check_stops_that_student_not_the_loop(tmp_path):
     """The grader's own bug on one student (here: recording bob's check result raises) makes the rest of bob's
     checks `internal` failures; alice and carol, before and after him, are graded in full."""
-    from grader.runner import run_checks
+    from grader.engine.runner import run_checks
 
     (tmp_path / "checks_public.py").write_text(
         "from grader.checks import check\n\n"

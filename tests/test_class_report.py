@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, grade
-from grader import class_report
+from grader.reports import class_report
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None)
 PLOTS = ("histogram", "pass-rate", "points-lost", "problems")

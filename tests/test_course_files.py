@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import ROOT, readme_example_output
-from grader.authoring import make_stub, stub_pairs
+from grader.authoring.stubs import make_stub, stub_pairs
 from grader.course import course_root, list_all
 from grader.errors import CourseError
 
@@ -16,7 +16,7 @@ def test_committed_stubs_are_generated_from_solutions():
     pairs = list(stub_pairs(ROOT))
     assert pairs, "no solution with solution markers found"
     for solution, stub in pairs:
-        assert stub.read_text() == make_stub(solution.read_text()), f"{stub} is stale: run python -m grader.authoring"
+        assert stub.read_text() == make_stub(solution.read_text()), f"{stub} is stale: run python -m grader.authoring.stubs"
 
 
 def test_stub_bodies_raise_not_implemented_and_keep_docstrings():

@@ -57,7 +57,7 @@ def test_the_zip_holds_scripts_grader_and_hidden_checks_but_no_solution(autograd
         names = set(zf.namelist())
         modes = {i.filename: (i.external_attr >> 16) for i in zf.infolist()}
     assert {"setup.sh", "run_autograder", "run_autograder.py", "course/solutions/assignment2/checks_hidden.py",
-            "course/assignments/assignment2/checks_public.py", "package/grader/cli.py"} <= names
+            "course/assignments/assignment2/checks_public.py", "package/grader/cli/__init__.py"} <= names
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     assert not any(n.startswith("course/solutions/") and not n.endswith("checks_hidden.py") for n in names)
     assert "torch --index-url https://download.pytorch.org/whl/cpu" in zipfile.ZipFile(autograder).read("setup.sh").decode()

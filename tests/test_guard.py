@@ -10,7 +10,8 @@ import torch
 from grader.exchange import Fn
 from grader.sandbox import launcher
 from grader.sandbox.policy import Limits
-from grader.student import Student, StudentError, Submission
+from grader.engine.student import Student, StudentError
+from grader.submissions.submission import Submission
 
 SOURCE = '''
 """Docstring that names torch.autograd.functional.jacobian and x.backward(): costs nothing."""

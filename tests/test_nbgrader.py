@@ -24,9 +24,9 @@ if importlib.util.find_spec("nbgrader") is None:
         raise RuntimeError("nbgrader is not installed (GRADER_REQUIRE_NBGRADER is set, as in CI): pip install -e '.[nbgrader]'")
     pytest.skip("nbgrader is not installed: pip install -e '.[nbgrader]'", allow_module_level=True)
 
-from grader.authoring import solution_regions  # noqa: E402
+from grader.authoring.stubs import solution_regions  # noqa: E402
 from grader.course import list_all, load  # noqa: E402
-from grader.forms import notebook_source  # noqa: E402
+from grader.submissions.forms import notebook_source  # noqa: E402
 
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
@@ -185,7 +185,7 @@ def test_grade_writes_nbgrader_gradebook_end_to_end(tmp_path):
     assert {s: r["score"] for s, r in again.items() if s != "carol"} == {s: r["score"] for s, r in exported.items() if s != "carol"}
 
     # A student graded from elsewhere has no nbgrader student folder: told, never invented in the gradebook.
-    from grader.nbgrader_gradebook import write_scores
+    from grader.interop.nbgrader_gradebook import write_scores
 
     shutil.copy(out / "results" / "alice.json", out / "results" / "zed.json")
     written = write_scores(course, load("assignment2", root=ROOT), out / "results", ["alice", "zed"])

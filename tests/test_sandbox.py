@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.sandbox import launcher, wire
+from grader.sandbox import launcher
+from grader.sandbox.protocol import frames as wire
 from grader.sandbox.policy import Limits, filesystem
-from grader.student import Student, StudentError, Submission, SubmissionAbort
+from grader.engine.student import Student, StudentError, SubmissionAbort
+from grader.submissions.submission import Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ["forward", "mse_loss", "zero_grad", "sgd_step", "train"]

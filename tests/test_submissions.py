@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 from grader.errors import UsageError
-from grader.submissions import MAX_MODULE_BYTES, discover, locate
+from grader.submissions.locate import MAX_MODULE_BYTES, discover, locate
 
 MODULE = "linear_regression"
 
@@ -137,8 +137,8 @@ def test_a_grader_test_cell_that_lost_its_metadata_is_still_left_out():
     would import the grader inside the sandbox at import time; only exactly such a cell is dropped."""
     import nbformat
 
-    from grader.forms import notebook_source
-    from grader.nbgrader_source import TEST_CELL
+    from grader.submissions.forms import notebook_source
+    from grader.interop.nbgrader_source import TEST_CELL
 
     test = TEST_CELL.format(fn="forward", points="20", assignment="assignment2")
     mixed = "def helper():\n    return 1\ncheck('assignment2', 'forward')"

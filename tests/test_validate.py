@@ -17,10 +17,10 @@ import textwrap
 import pytest
 
 from conftest import ROOT, run_grader
-from grader.authoring import solution_regions
+from grader.authoring.stubs import solution_regions
 from grader.course import list_all
 from grader.errors import CourseError
-from grader.mutation import KINDS, generate
+from grader.authoring.mutation import KINDS, generate
 
 ASSIGNMENTS = [a.name for a in list_all(root=ROOT)]
 

@@ -3,6 +3,11 @@
 A check is a pytest test function marked with :func:`check`; it receives the
 ``student`` fixture (calls into the sandboxed submission) and the ``judge``
 fixture (tolerance-tiered comparisons that build the feedback).
+
+Owns the authoring API: :func:`check`, :class:`Judge` and the comparison and
+description helpers (:mod:`.compare`), the strategies and the grading profile
+(:mod:`.strategies`), small shared building blocks (:mod:`.helpers`).
+May import: :mod:`grader.exchange` (the values checks send and get back), torch, Hypothesis.
 """
 
 import pytest

@@ -20,7 +20,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from grader.sandbox import child, namespaces, wire
+from grader.sandbox import child, namespaces
+from grader.sandbox.protocol import frames
 
 
 def _secret_modules() -> list[str]:
@@ -225,7 +226,7 @@ class Spawner:
         finally:
             theirs.close()
             os.close(out_w)
-        wire.write_frame(ours, {"config": config})
+        frames.write_frame(ours, {"config": config})
         self._procs[proc.pid] = proc
         return Started(pid=proc.pid, sock=ours, output_fd=out_r)
 

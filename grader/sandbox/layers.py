@@ -2,15 +2,14 @@
 
 Each student process reports, before any student code runs, which layers it
 applied and why the others are missing (:func:`grader.sandbox.limits.apply`);
-:func:`probe` starts one such process on an empty module and returns that
-report. `grader doctor` prints it; `grader grade` warns when a layer is missing.
+:func:`grader.engine.doctor.probe` starts one such process on an empty module
+and returns that report. `grader doctor` prints it; `grader grade` warns when a
+layer is missing.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 LAYERS = (
     "rlimits",            # address space, CPU, file size, open files, processes, no core dumps
@@ -33,33 +32,6 @@ def disabled() -> dict[str, str]:
     """Layer -> why it is off, for the layers ``GRADER_SANDBOX_DISABLE`` names."""
     names = {n.strip() for n in os.environ.get(DISABLE_VAR, "").split(",") if n.strip()}
     return {n: f"disabled by {DISABLE_VAR}" for n in LAYERS if n in names and n not in ("rlimits", "session")}
-
-
-def probe(launcher, *, hidden: list[Path] | None = None) -> dict[str, str | None]:
-    """Layer -> None when active, else why not, for a student process started by ``launcher``."""
-    from grader.sandbox import policy
-    from grader.student import Student, StudentError, SubmissionAbort, Submission
-
-    with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
-        module = Path(tmp) / "probe.py"
-        module.write_text("def ping():\n    return 1\n")
-        student = Student(
-            launcher=launcher, submission=Submission(name="probe", module_path=module), module_name="probe",
-            functions=["ping"], limits=policy.Limits(), filesystem=policy.filesystem(hidden=hidden or []),
-        )
-        try:
-            student.begin_check()
-            student.call("ping")
-            reported = dict(student.layers)
-        except (StudentError, SubmissionAbort) as exc:
-            reported = {}
-            failure = str(exc)
-        else:
-            failure = "the student process did not report its layers"
-        finally:
-            student.end_check()
-            student.close()
-    return {name: reported[name] if name in reported else failure for name in LAYERS}
 
 
 def lines(report: dict[str, str | None]) -> list[str]:

@@ -8,7 +8,7 @@ import signal
 import socket
 import time
 
-from grader.sandbox import wire
+from grader.sandbox.protocol import frames
 
 
 class ProcessEnded(Exception):
@@ -91,18 +91,18 @@ class StudentProcess:
             if any(key.data == "sock" for key, _ in events):
                 self._sock.settimeout(max(0.05, deadline - time.monotonic()))
                 try:
-                    return wire.read_frame(self._sock)
+                    return frames.read_frame(self._sock)
                 except (EOFError, ConnectionError):
                     self._end("crash", None)
                 except socket.timeout:
                     self._end("timeout", None)
-                except wire.ProtocolError as exc:
+                except frames.ProtocolError as exc:
                     self._end("crash", f"sent an invalid reply ({exc})")
 
     def call(self, header: dict, blobs: list[bytes], deadline: float) -> tuple[dict, list[bytes]]:
         self._sock.settimeout(max(0.05, deadline - time.monotonic()))
         try:
-            wire.write_frame(self._sock, header, blobs)
+            frames.write_frame(self._sock, header, blobs)
         except socket.timeout:
             self._end("timeout", None)
         except OSError:

@@ -1,6 +1,6 @@
 """``OUT/report.html``: how the class did, from the students' results files, as one offline page.
 
-Plots are inline SVG (:mod:`grader.plots`): score histogram, pass rate per
+Plots are inline SVG (:mod:`grader.reports.plots`): score histogram, pass rate per
 check, points lost per function, problem codes; then the most common failure
 messages and every student's row with a link to their HTML feedback.
 """
@@ -11,8 +11,9 @@ import re
 import statistics
 from collections import Counter, defaultdict
 
-from grader import html, plots
-from grader.report import PROBLEM_CODES
+from grader.reports import html
+from grader.reports import plots
+from grader.reports.outputs import PROBLEM_CODES
 from grader.scoring import fmt_points, function_of
 
 TOP_MESSAGES = 15
@@ -45,7 +46,7 @@ def _histogram(scores: list[float], max_score: float) -> list[tuple[str, float]]
 
 
 def build(assignment: str, title: str, docs: dict[str, dict]) -> str:
-    """The class report for ``docs``: each student's results JSON (:func:`grader.report.results_json`)."""
+    """The class report for ``docs``: each student's results JSON (:func:`grader.reports.outputs.results_json`)."""
     e = html.esc
     students = sorted(docs)
     scores = [float(docs[s]["score"]) for s in students]

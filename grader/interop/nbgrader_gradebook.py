@@ -24,7 +24,7 @@ from pathlib import Path
 
 from grader.course import Assignment
 from grader.errors import UsageError
-from grader.feedback import check_line
+from grader.reports.feedback import check_line
 from grader.scoring import fmt_points, function_of
 
 
@@ -172,7 +172,7 @@ def _write_autograded(coursedir, assignment: Assignment, student: str, submitted
     the submitted notebook (damaged, or a cell whose nbgrader metadata is damaged or that repeats a test cell)."""
     import nbformat
 
-    from grader.forms import MAX_NOTEBOOK_BYTES, nbgrader_meta, notebook_cells
+    from grader.submissions.forms import MAX_NOTEBOOK_BYTES, nbgrader_meta, notebook_cells
 
     dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment.name))
     if dest.exists():
@@ -183,7 +183,7 @@ def _write_autograded(coursedir, assignment: Assignment, student: str, submitted
             if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb":
                 shutil.copy2(item, dest / item.name)
     source = submitted / f"{assignment.module}.ipynb"
-    if not source.is_file() and submitted.is_dir():  # graded as it was found (grader.submissions.locate): the one notebook
+    if not source.is_file() and submitted.is_dir():  # graded as it was found (grader.submissions.locate.locate): the one notebook
         uploads = sorted(p for p in submitted.iterdir() if p.suffix.lower() == ".ipynb")
         source = uploads[0] if len(uploads) == 1 else source
     warnings: list[str] = []

@@ -7,9 +7,9 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-from grader import forms
+from grader.submissions import forms
 from grader.errors import UsageError
-from grader.student import Submission
+from grader.submissions.submission import Submission
 
 MAX_LISTED = 8
 MAX_MODULE_BYTES = 2 * 1024 * 1024

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader import authoring
+from grader.authoring import stubs as authoring
 from grader.course import Assignment
 from grader.errors import CourseError
-from grader.report import write_atomic, write_zip_atomic
+from grader.reports.outputs import write_atomic, write_zip_atomic
 
 INSTALL = """# Installing the grader for {name}
 

@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from grader import class_report, records, report, resume
+from grader.reports import class_report
+from grader.engine import records
+from grader.reports import outputs as report
+from grader.engine import resume
 from grader.course import Assignment
-from grader.runner import run_checks
+from grader.engine.runner import run_checks
 from grader.sandbox import policy
 from grader.scoring import CheckResult, Score, fmt_points, score
-from grader.student import Student, Submission
+from grader.engine.student import Student
+from grader.submissions.submission import Submission
 
 
 @dataclass
@@ -37,7 +41,7 @@ def _notes(student: Student) -> list[str]:
     return notes
 
 
-def _check_files(assignment: Assignment, hidden: bool) -> tuple[list[Path], set[Path]]:
+def check_files(assignment: Assignment, hidden: bool) -> tuple[list[Path], set[Path]]:
     files, hidden_files = [assignment.public_checks], set()
     if hidden and assignment.hidden_checks is not None:
         files.append(assignment.hidden_checks)
@@ -49,7 +53,7 @@ def _graded(student: Student, results: list[CheckResult]) -> Graded:
     return Graded(student.submission.name, results, score(results), set(student.problems), _notes(student))
 
 
-def _student(assignment: Assignment, submission: Submission, *, launcher, limits: policy.Limits,
+def make_student(assignment: Assignment, submission: Submission, *, launcher, limits: policy.Limits,
              filesystem: dict, keep_output: int = 0) -> Student:
     return Student(
         launcher=launcher,
@@ -75,8 +79,8 @@ def run_one(
     keep_output: int = 0,
 ) -> Graded:
     """The public checks of ``assignment`` on one student's own module (`grader check`)."""
-    files, hidden_files = _check_files(assignment, hidden=False)
-    student = _student(assignment, submission, launcher=launcher, limits=limits,
+    files, hidden_files = check_files(assignment, hidden=False)
+    student = make_student(assignment, submission, launcher=launcher, limits=limits,
                        filesystem=policy.filesystem(hidden=hidden_paths), keep_output=keep_output)
     done: list[Graded] = []
     run_checks(
@@ -109,17 +113,17 @@ def grade_submissions(
     on_record: Callable[[records.Record], None],
 ) -> list[str]:
     """Public and hidden checks on each ``(submission, resume key)``; ``on_record`` gets each student's
-    :class:`grader.records.Record` as soon as they are graded. Returns the check ids, in order.
+    :class:`grader.engine.records.Record` as soon as they are graded. Returns the check ids, in order.
 
     The one grading loop of ``grade``: this process, a ``-j`` worker and a Dask worker all run it."""
-    files, hidden_files = _check_files(assignment, hidden=True)
+    files, hidden_files = check_files(assignment, hidden=True)
     filesystem = policy.filesystem(hidden=hidden_paths)
     keys: dict[str, str] = {}
 
     def students():
         for submission, key in submissions:
             keys[submission.name] = key
-            yield _student(assignment, submission, launcher=launcher, limits=limits, filesystem=filesystem)
+            yield make_student(assignment, submission, launcher=launcher, limits=limits, filesystem=filesystem)
 
     def done(student: Student, results: list[CheckResult]) -> None:
         name = student.submission.name
@@ -153,7 +157,7 @@ def grade_class(
     crashed: dict[str, str] | None = None,
 ) -> ClassResult:
     """Grade every submission with public and hidden checks, writing each student's files as soon as they
-    are graded; a submission whose stored result is still valid (:mod:`grader.resume`) is not graded again.
+    are graded; a submission whose stored result is still valid (:mod:`grader.engine.resume`) is not graded again.
     ``crashed`` (student -> reason) are not run: see :func:`condemned`."""
     digest = resume.checks_digest(assignment, limits)
     rows: dict[str, dict] = {}

@@ -1,4 +1,4 @@
-"""Write what `grade` produces: gradebook and Gradescope results (feedback: :mod:`grader.feedback`). Atomically."""
+"""Write what `grade` produces: gradebook and Gradescope results (feedback: :mod:`grader.reports.feedback`). Atomically."""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ import grader
 from grader.course import Assignment
 from grader.sandbox.policy import Limits
 from grader.scoring import Score
-from grader.student import Submission
-from grader.submissions import locate
+from grader.submissions.submission import Submission
+from grader.submissions.locate import locate
 
 
 def checks_digest(assignment: Assignment, limits: Limits) -> str:

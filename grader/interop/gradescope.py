@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from grader.course import PACKAGE_DIR, Assignment
-from grader.report import write_zip_atomic
+from grader.reports.outputs import write_zip_atomic
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope image set-up: Python 3, the CPU build of PyTorch, the grader's dependencies.

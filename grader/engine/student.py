@@ -16,12 +16,13 @@ from pathlib import Path
 
 import torch
 
-from grader import exchange
 from grader.errors import SandboxError
 from grader.sandbox import limits as sandbox_limits
-from grader.sandbox import privileges, wire
+from grader.sandbox import privileges, protocol
+from grader.sandbox.protocol import arguments, frames, results
 from grader.sandbox.policy import Limits
 from grader.sandbox.process import Output, ProcessEnded, StudentProcess
+from grader.submissions.submission import Submission
 
 
 #: Seed of the submission's random generators at the start of every check: one no check uses,
@@ -54,23 +55,14 @@ class Call:
 
     fn: str
     value: object
-    inputs: list[exchange.InputState]
+    inputs: list[results.InputState]
     backward_error: str | None
-    _facts: dict[int, exchange.TensorFacts] = field(repr=False, default_factory=dict)
+    _facts: dict[int, results.TensorFacts] = field(repr=False, default_factory=dict)
 
-    def facts(self, tensor: torch.Tensor) -> exchange.TensorFacts | None:
+    def facts(self, tensor: torch.Tensor) -> results.TensorFacts | None:
         return self._facts.get(id(tensor))
 
 
-@dataclass
-class Submission:
-    """A student's module, located and ready to run."""
-
-    name: str
-    module_path: Path | None
-    problems: set[str] = field(default_factory=set)
-    reason: str | None = None
-    """Why the module could not be found (``module_path`` is None), for the student."""
 
 
 def _error_text(fn: str, module: str, error: dict) -> str:
@@ -202,13 +194,13 @@ class Student:
         deadline = time.monotonic() + self.limits.import_seconds
         try:
             ready, _ = process.receive(deadline)
-            if ready.get("op") == "sandboxed":  # sent before any student code ran: believed
+            if ready.get("op") == protocol.SANDBOXED:  # sent before any student code ran: believed
                 self.layers = ready.get("layers") if isinstance(ready.get("layers"), dict) else {}
                 ready, _ = process.receive(deadline)
         except ProcessEnded as exc:
             problem = exc.problem
             self._fail_import(f"importing {self.module_name}.py: {exc.reason}", problem)
-        if ready.get("op") == "sandbox_failed":
+        if ready.get("op") == protocol.SANDBOX_FAILED:
             process.kill()
             raise SandboxError(f"the sandbox could not be set up: {str(ready.get('message'))[:300]}")
         if not ready.get("ok"):
@@ -250,7 +242,7 @@ class Student:
         *args,
         backward: torch.Tensor | str | None = None,
         keep: str | None = None,
-        on: exchange.Ref | None = None,
+        on: arguments.Ref | None = None,
         no_grad: bool = False,
     ) -> Call:
         """Call ``fn(*args)`` in the student process.
@@ -270,19 +262,19 @@ class Student:
         if on is None and fn in self._missing:
             raise StudentError(f"{self.module_name}.py has no function {fn}(): define it with that exact name", "missing")
         blobs: list[bytes] = []
-        header = {"op": "call", "fn": fn, "args": [exchange.encode(a, blobs) for a in args], "keep": keep}
+        header = {"op": protocol.CALL, "fn": fn, "args": [arguments.encode(a, blobs) for a in args], "keep": keep}
         header["self"] = None if on is None else on.name
         header["no_grad"] = no_grad
         # Each check starts the submission's random generators from the same seed, so what an
         # unseeded function draws does not depend on how much earlier checks drew.
         header["seed"] = CHECK_SEED if self._reseed else None
         self._reseed = False
-        header["backward"] = backward if backward is None or isinstance(backward, str) else exchange.encode(backward, blobs)
+        header["backward"] = backward if backward is None or isinstance(backward, str) else arguments.encode(backward, blobs)
         return self._exchange(fn if on is None else f"{on.name}.{fn}", header, blobs, deadline)
 
-    def describe(self, ref: exchange.Ref):
+    def describe(self, ref: arguments.Ref):
         """A kept object as data (a module's parameters, an optimizer's settings)."""
-        return self._exchange(ref.name, {"op": "describe", "name": ref.name}, [], self._deadline()).value
+        return self._exchange(ref.name, {"op": protocol.DESCRIBE, "name": ref.name}, [], self._deadline()).value
 
     def _exchange(self, fn: str, header: dict, blobs: list[bytes], deadline: float) -> Call:
         process = self._process or self._start()
@@ -314,15 +306,15 @@ class Student:
                 message = _error_text(fn, self.module_name, error)
                 self.note_failure(message)
                 raise StudentError(message, problem)
-            facts: dict[int, exchange.TensorFacts] = {}
-            value = exchange.decode(reply.get("result"), blobs, facts)
-            inputs = [exchange.decode_input_state(s, blobs) for s in reply.get("inputs", [])]
+            facts: dict[int, results.TensorFacts] = {}
+            value = results.decode(reply.get("result"), blobs, facts)
+            inputs = [results.decode_input_state(s, blobs) for s in reply.get("inputs", [])]
             backward_error = reply.get("backward_error")
             if isinstance(backward_error, dict):
                 backward_error = f"{backward_error.get('type')}: {backward_error.get('message')}"
             elif backward_error is not None:
                 backward_error = "backward failed"
-        except (wire.ProtocolError, KeyError, TypeError, ValueError) as exc:
+        except (frames.ProtocolError, KeyError, TypeError, ValueError) as exc:
             self._cleanup()
             self.problems.add("crash")
             raise SubmissionAbort(f"{fn}(): the student process sent an invalid reply ({exc})", "crash") from None

@@ -5,10 +5,10 @@ process (and again in a worker the nanny restarts): it starts the warm student
 process (:func:`grader.sandbox.launcher.make_launcher`) BEFORE any check is
 loaded, exactly as ``grader grade`` does locally, so a submission costs a node
 what it costs a laptop. Tasks (:func:`grade_batch`) bring the assignment's
-checks as a versioned :class:`grader.bundle.Bundle` and the submissions as bytes
+checks as a versioned :class:`grader.engine.bundle.Bundle` and the submissions as bytes
 (:class:`Item`); both are unpacked into a private folder that is hidden from
-every student process, graded by :func:`grader.grading.grade_submissions`, and
-the per-student :class:`grader.records.Record` go back to the client, which
+every student process, graded by :func:`grader.engine.grading.grade_submissions`, and
+the per-student :class:`grader.engine.records.Record` go back to the client, which
 alone writes the output folder.
 """
 
@@ -26,12 +26,13 @@ from pathlib import Path
 
 from distributed import WorkerPlugin, get_worker
 
-from grader import bundle as bundle_mod
-from grader import grading, records
+from grader.engine import bundle as bundle_mod
+from grader.engine import grading
+from grader.engine import records
 from grader.errors import ClusterError
-from grader.resume import Found
-from grader.student import Submission
-from grader.submissions import MAX_MODULE_BYTES
+from grader.engine.resume import Found
+from grader.submissions.submission import Submission
+from grader.submissions.locate import MAX_MODULE_BYTES
 
 #: The plugin's name on the cluster: registered once, kept by every worker (and its replacements) for its lifetime.
 PLUGIN = "torch-autograder"
@@ -47,7 +48,7 @@ class Item:
 
     student: str
     key: str
-    """The resume key, computed by the client from the same bytes (:func:`grader.resume.submission_key`)."""
+    """The resume key, computed by the client from the same bytes (:func:`grader.engine.resume.submission_key`)."""
     module: bytes | None
     problems: tuple[str, ...] = ()
     reason: str | None = None
@@ -133,11 +134,11 @@ class GradingWorker(WorkerPlugin):
             return done
 
     def probe(self) -> dict:
-        """The sandbox layers a student process gets on this worker (:func:`grader.sandbox.layers.probe`)."""
-        from grader.sandbox import layers
+        """The sandbox layers a student process gets on this worker (:func:`grader.engine.doctor.probe`)."""
+        from grader.engine.doctor import probe
 
         with self._lock:
-            return layers.probe(self._launcher, hidden=self._hidden)
+            return probe(self._launcher, hidden=self._hidden)
 
 
 def _plugin(worker) -> GradingWorker:

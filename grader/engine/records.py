@@ -13,7 +13,9 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import feedback, report, resume
+from grader.reports import feedback
+from grader.reports import outputs as report
+from grader.engine import resume
 from grader.errors import UsageError
 from grader.scoring import fmt_points
 
@@ -24,11 +26,11 @@ class Record:
 
     student: str
     results_json: str = ""
-    """Gradescope's results.json, carrying the resume key (:mod:`grader.resume`)."""
+    """Gradescope's results.json, carrying the resume key (:mod:`grader.engine.resume`)."""
     feedback_md: str = ""
     feedback_html: str = ""
     row: dict | None = None
-    """The gradebook row without the name (:func:`grader.resume.row`)."""
+    """The gradebook row without the name (:func:`grader.engine.resume.row`)."""
     failure: str | None = None
     """The grader's own error on this student (its type, message and traceback): no files, no row."""
 
@@ -41,7 +43,7 @@ class Record:
 
 
 def make(assignment: str, graded, key: str) -> Record:
-    """The record of ``graded`` (:class:`grader.grading.Graded`), or a failure record if building it broke."""
+    """The record of ``graded`` (:class:`grader.engine.grading.Graded`), or a failure record if building it broke."""
     try:
         problems = report.ordered_problems(graded.problems)
         parts = (graded.student, assignment, graded.results, graded.score, graded.problems, graded.notes)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from grader import authoring
+from grader.authoring import stubs as authoring
 from grader.course import Assignment
 from grader.errors import CourseError, UsageError
-from grader.report import write_atomic
+from grader.reports.outputs import write_atomic
 from grader.scoring import fmt_points, function_of
 
 SCHEMA_VERSION = 3

@@ -15,7 +15,7 @@ from _pytest.runner import runtestprotocol
 from grader.checks.compare import CheckFailed, Judge
 from grader.errors import CourseError, GraderError, UsageError
 from grader.scoring import CheckResult
-from grader.student import Student, StudentError, SubmissionAbort
+from grader.engine.student import Student, StudentError, SubmissionAbort
 
 _EXPECTED = (CheckFailed, StudentError, SubmissionAbort)
 

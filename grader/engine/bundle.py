@@ -2,7 +2,7 @@
 
 A bundle holds ``assignments/<name>/`` (public checks, ``assignment.toml``)
 and ``solutions/<name>/`` without the reference solution (the hidden checks),
-with the limits to grade under and a version: :func:`grader.resume.checks_digest`,
+with the limits to grade under and a version: :func:`grader.engine.resume.checks_digest`,
 what every grade depends on besides the submission. A grader that unpacks it
 recomputes the digest with its own installed grader and references and refuses
 to grade when they differ, so a result is keyed exactly as a local run keys it.
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import grader
 from grader import course as course_mod
-from grader import report, resume
+from grader.reports import outputs as report
+from grader.engine import resume
 from grader.course import Assignment
 from grader.errors import ClusterError, CourseError
 from grader.sandbox.policy import Limits
@@ -32,7 +33,7 @@ _SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 class Bundle:
     assignment: str
     digest: str
-    """The version: :func:`grader.resume.checks_digest` of the checks, references, grader version and limits."""
+    """The version: :func:`grader.engine.resume.checks_digest` of the checks, references, grader version and limits."""
     limits: dict
     """:class:`grader.sandbox.policy.Limits` as a dict."""
     data: bytes

@@ -1,12 +1,12 @@
 """`grader grade --scheduler ADDRESS` / `--dask-local N`: grade a batch on a Dask cluster, from the client.
 
-The client locates and keys every submission (:func:`grader.resume.scan`)
+The client locates and keys every submission (:func:`grader.engine.resume.scan`)
 one at a time, skips those whose result OUT already holds, and sends the
 others as bytes, grouped into tasks (:func:`task_size`), to the workers'
-:class:`grader.dask_worker.GradingWorker`, never more tasks in flight than
+:class:`grader.engine.dask_worker.GradingWorker`, never more tasks in flight than
 twice the workers' threads (so the class is never all in memory). Each task
-returns one :class:`grader.records.Record` per student, which the client
-alone writes into OUT (:class:`grader.records.Writer`), keyed by the same
+returns one :class:`grader.engine.records.Record` per student, which the client
+alone writes into OUT (:class:`grader.engine.records.Writer`), keyed by the same
 hashes as a local run, so a cluster run resumes and mixes with local runs.
 
 Faults: a worker that dies mid-task has its task re-run elsewhere by Dask
@@ -30,10 +30,11 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from grader import bundle as bundle_mod
-from grader import records, resume
+from grader.engine import bundle as bundle_mod
+from grader.engine import records
+from grader.engine import resume
 from grader.errors import ClusterError, GraderError, UsageError
-from grader.executors import Batch, Outcome, Progress
+from grader.engine.executors import Batch, Outcome, Progress
 
 #: How a user gets Dask's distributed scheduler.
 INSTALL = "pip install 'torch-autograder[dask]' (or: pip install 'distributed>=2024.1')"
@@ -127,7 +128,7 @@ class DaskExecutor:
     @staticmethod
     def setup_workers(client) -> None:
         """Start a trusted grading worker in every Dask worker (and in every one that joins later)."""
-        from grader.dask_worker import PLUGIN, GradingWorker
+        from grader.engine.dask_worker import PLUGIN, GradingWorker
 
         try:
             client.register_plugin(GradingWorker(), name=PLUGIN)
@@ -140,7 +141,7 @@ class DaskExecutor:
     @staticmethod
     def probe(client) -> dict[str, dict]:
         """Worker address -> its sandbox layers (layer -> None, or why it is missing)."""
-        from grader.dask_worker import probe_layers
+        from grader.engine.dask_worker import probe_layers
 
         return client.run(probe_layers)
 
@@ -175,8 +176,8 @@ class _Run:
         return self._threads
 
     def tasks(self):
-        """The submissions still to grade, as lists of :class:`grader.dask_worker.Item`; reused ones are counted."""
-        from grader.dask_worker import Item
+        """The submissions still to grade, as lists of :class:`grader.engine.dask_worker.Item`; reused ones are counted."""
+        from grader.engine.dask_worker import Item
 
         size = task_size(len(self.batch.entries), self.threads())
         chunk: list = []
@@ -198,7 +199,7 @@ class _Run:
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        from grader.dask_worker import grade_batch
+        from grader.engine.dask_worker import grade_batch
 
         pending = self.tasks()
         # The members of a task that killed its workers: each is run alone, with nothing else in flight, so that

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from grader import html
-from grader.report import ordered_problems
+from grader.reports import html
+from grader.reports.outputs import ordered_problems
 from grader.scoring import CheckResult, Score, fmt_points
 
 MARK = {"passed": "passed", "partial": "partial", "failed": "FAILED"}

@@ -68,7 +68,7 @@ def stub_pairs(course: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.authoring [COURSE]``: regenerate every stub from its solution."""
+    """``python -m grader.authoring.stubs [COURSE]``: regenerate every stub from its solution."""
     from grader.course import course_root
 
     course = course_root((argv or sys.argv[1:] or [None])[0])

@@ -2,13 +2,13 @@
 
 An executor grades a :class:`Batch` into its output folder and returns an
 :class:`Outcome`; ``grade`` then makes its final pass in this process
-(:func:`grader.grading.grade_class`), which reuses every result the executor
-left (:mod:`grader.resume`), grades whatever it did not, and writes the
+(:func:`grader.engine.grading.grade_class`), which reuses every result the executor
+left (:mod:`grader.engine.resume`), grades whatever it did not, and writes the
 gradebook and the class report. So discovery, hashing, scoring, the outputs
 and the report are shared by every executor:
 
 - :class:`LocalWorkers` (``-j N``): N ``grader grade --shard K/N`` processes on this machine;
-- :class:`grader.dask_executor.DaskExecutor` (``--scheduler``, ``--dask-local``): tasks on a Dask cluster.
+- :class:`grader.engine.dask_executor.DaskExecutor` (``--scheduler``, ``--dask-local``): tasks on a Dask cluster.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Batch:
 
     assignment: Assignment
     entries: list[tuple[str, Path]]
-    """``(student, entry)`` from :func:`grader.submissions.discover`."""
+    """``(student, entry)`` from :func:`grader.submissions.locate.discover`."""
     dirs: list[Path]
     out: Path
     limits: Limits
@@ -51,7 +51,7 @@ class Outcome:
     reused: int = 0
     crashed: dict[str, str] = field(default_factory=dict)
     """Students not to run again (they kept killing the processes grading them) -> why; see
-    :func:`grader.grading.condemned`."""
+    :func:`grader.engine.grading.condemned`."""
     notes: list[str] = field(default_factory=list)
     """Things the user should know (a worker that stopped, ...)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.html import esc
+from grader.reports.html import esc
 
 GREEN, AMBER, RED, BLUE = "#2da44e", "#d4a72c", "#cf222e", "#0969da"
 
