@@ -172,7 +172,8 @@ def check(
             "score": sc.score,
             "max_score": sc.max_score,
             "checks": [
-                {"id": r.id, "score": sc.earned[r.id], "max_score": r.points, "passed": r.outcome == "passed", "message": r.message}
+                {"id": r.id, "score": sc.earned[r.id], "max_score": r.points, "passed": r.outcome == "passed",
+                 "message": r.message, **({"internal": True} if r.outcome == "internal" else {})}
                 for r in results
             ],
         }
@@ -185,8 +186,8 @@ def check(
 def _print_check(a, module_path: Path, graded) -> None:
     out.print(f"[bold]{a.name}[/] — {escape(a.title)} — public checks on {escape(str(module_path))}")
     table = Table("", "check", "points", "result", box=None, pad_edge=False)
-    marks = {"passed": "[green]✓[/]", "partial": "[yellow]~[/]", "failed": "[red]✗[/]"}
-    style = {"passed": "green", "partial": "yellow", "failed": "red"}
+    marks = {"passed": "[green]✓[/]", "partial": "[yellow]~[/]", "failed": "[red]✗[/]", "internal": "[magenta]![/]"}
+    style = {"passed": "green", "partial": "yellow", "failed": "red", "internal": "magenta"}
     for r in graded.results:
         pts = f"{fmt_points(graded.score.earned[r.id])}/{fmt_points(r.points)}"
         table.add_row(marks[r.outcome], r.id, pts, f"[{style[r.outcome]}]{r.outcome}[/]")
@@ -274,8 +275,9 @@ def grade(
         n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
         if executor is None and n_workers > 1:
             executor = LocalWorkers(n_workers)
-        # Before any check is loaded (see grader.sandbox.launcher), and before Dask starts its threads.
-        launcher = make_launcher()
+        # Before any check is loaded (see grader.sandbox.launcher), and before Dask starts its threads; warmed
+        # at once where this process grades the batch (the final pass after an executor warms it if it grades).
+        launcher = make_launcher(warm=executor is None)
     except GraderError as exc:
         _fail(exc)
     # Never readable by a student process: solutions, the output, every submission, the grader's working folder.
@@ -340,6 +342,9 @@ def grade(
     if incomplete and shard is None:
         err.print(f"[bold red]the grader failed on some checks of {len(incomplete)} submissions[/] (problem `internal`; "
                   f"grade.log names the check): {escape(', '.join(incomplete[:20]))}; run the same command again to regrade them")
+        for name in incomplete[:20]:
+            for line in result.internal.get(name, []):
+                err.print(f"  {escape(name)}: the grader failed on {escape(line)}")
     raise typer.Exit(1 if result.failures or incomplete else 0)
 
 
@@ -501,7 +506,7 @@ def validate(
         root = course_mod.course_root(course)
         a = course_mod.load(assignment, root=root)
         mutation.solution_file(a)
-        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
+        launcher = make_launcher(warm=True)  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         _fail(exc)
     _print_notes(launcher)

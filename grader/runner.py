@@ -8,16 +8,82 @@ import contextlib
 from pathlib import Path
 from typing import Callable, Iterable
 
+import hypothesis
 import pytest
 from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
+import grader
 from grader.checks.compare import CheckFailed, Judge
+from grader.checks.strategies import grading_settings
 from grader.errors import CourseError, GraderError, UsageError
-from grader.scoring import CheckResult
-from grader.student import Student, StudentError, SubmissionAbort
+from grader.scoring import INTERNAL_MESSAGE, CheckResult
+from grader.student import Starved, Student, StudentError, SubmissionAbort
 
 _EXPECTED = (CheckFailed, StudentError, SubmissionAbort)
+#: How many times a check runs when the grader itself fails on it (its strategy, reference, comparison, ...).
+ATTEMPTS = 2
+_GRADER = Path(grader.__file__).resolve().parent
+_HYPOTHESIS = Path(hypothesis.__file__).resolve().parent
+
+
+def _inner_code(item):
+    """The code object of a check's own body (under Hypothesis' wrapper, for a property)."""
+    fn = getattr(item, "obj", None)
+    inner = getattr(getattr(fn, "hypothesis", None), "inner_test", None) or fn
+    return getattr(inner, "__code__", None)
+
+
+def _origin(filename: str, course: Path) -> str | None:
+    """Who wrote the code of a traceback frame: ``grader``, ``hypothesis``, ``course`` (the checks), or None (a
+    library: torch, NumPy, Python's own, whose caller decides)."""
+    try:
+        path = Path(filename).resolve()
+    except (OSError, ValueError):
+        return None
+    if path.is_relative_to(_GRADER):
+        return "grader"
+    if path.is_relative_to(_HYPOTHESIS):
+        return "hypothesis"
+    if path.is_relative_to(course):
+        return "course"
+    return None
+
+
+def grader_fault(exc: BaseException, tb, item, course: Path) -> bool:
+    """Whether an unexpected exception of a check is the grader's own failure rather than the student's.
+
+    The grader's: Hypothesis' own errors (health checks, invalid strategies), an error while Hypothesis
+    generated the inputs, a wire or process error (:class:`grader.student.Starved`), and any exception raised in
+    the grader's own code (strategies, references, comparisons, the student handle) or raised outside the
+    check's body. The student's: the check's own body stumbling over what the student returned (an object
+    where it expected a tensor, say), and Hypothesis finding that their function gives different results for
+    the same input (``FlakyFailure``).
+    """
+    from hypothesis.errors import FlakyFailure, HypothesisException
+
+    if isinstance(exc, Starved):
+        return True
+    if isinstance(exc, FlakyFailure):
+        return False
+    if isinstance(exc, HypothesisException):
+        return True
+    body = _inner_code(item)
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    starts = [i for i, frame in enumerate(frames) if frame.f_code is body]
+    if not starts:
+        return True  # raised outside the check's body: a fixture, a strategy, Hypothesis itself
+    culprit = "course"
+    for frame in frames[starts[-1] + 1:]:
+        origin = _origin(frame.f_code.co_filename, course)
+        if origin == "hypothesis":
+            return True  # drawing inputs inside the body (``data.draw``): the grader's strategies
+        if origin is not None:
+            culprit = origin
+    return culprit != "course"
 
 
 def _marker(item) -> dict:
@@ -48,6 +114,9 @@ class GradingPlugin:
         self.collection_errors: list[str] = []
         self.stopped_by: BaseException | None = None
         self.check_ids: list[str] = []
+        self._attempt = 1
+        self._retry: str | None = None
+        """Set by :meth:`_record` when the grader failed on the check's first attempt: it runs again."""
 
     @pytest.fixture
     def student(self) -> Student:
@@ -77,6 +146,7 @@ class GradingPlugin:
                     raise CourseError(f"check id {check_id} is used twice")
                 seen.add(check_id)
                 item.extra_keyword_matches.add(check_id)
+                _grading_profile(item)
         except CourseError as exc:
             self.stopped_by = exc
 
@@ -89,7 +159,12 @@ class GradingPlugin:
             self._student, self.results = student, []
             try:
                 for i, item in enumerate(items):
-                    runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
+                    for self._attempt in range(1, ATTEMPTS + 1):
+                        state, self._retry = student.checkpoint(), None
+                        runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
+                        if self._retry is None:
+                            break
+                        student.rewind(state)  # the grader failed, not the student: run it again from a fresh process
             except GraderError as exc:
                 student.close()
                 self.stopped_by = exc
@@ -138,6 +213,7 @@ class GradingPlugin:
         hidden = Path(str(item.path)).resolve() in self._hidden
         judge = self._judges.pop(item.nodeid, None)
         output, printed = self._student.end_check()
+        detail = ""
         if call.excinfo is None:
             passed_partially = judge is not None and judge.tier == "partial"
             outcome = "partial" if passed_partially else "passed"
@@ -145,7 +221,14 @@ class GradingPlugin:
         else:
             outcome = "failed"
             exc = call.excinfo.value
-            if isinstance(exc, _EXPECTED):
+            if not isinstance(exc, (*_EXPECTED, pytest.skip.Exception)) and grader_fault(exc, call.excinfo.tb, item, self._course(item)):
+                detail = _describe(exc)
+                if self._attempt < ATTEMPTS:
+                    self._retry = detail
+                    return detail
+                outcome, message = "internal", INTERNAL_MESSAGE
+                self._student.problems.add("internal")
+            elif isinstance(exc, _EXPECTED):
                 message = str(exc)
                 if isinstance(exc, StudentError) and mark.get("hint") and exc.problem not in ("stub", "missing", "forbidden_api"):
                     message += f" Hint: {mark['hint']}"
@@ -167,9 +250,29 @@ class GradingPlugin:
                 outcome=outcome,
                 message=message,
                 output=output,
+                detail=detail,
             )
         )
         return message
+
+    @staticmethod
+    def _course(item) -> Path:
+        return Path(str(item.config.rootpath)).resolve()
+
+
+def _describe(exc: BaseException) -> str:
+    """The grader's own failure in one line, for the instructor (never for the student)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def _grading_profile(item) -> None:
+    """Run the check under the grading profile whatever its own ``@settings`` and the order modules were
+    imported in: Hypothesis reads the settings off the test function when it runs."""
+    fn = getattr(item, "obj", None)
+    own = getattr(fn, "_hypothesis_internal_use_settings", None)
+    if own is not None:
+        fn._hypothesis_internal_use_settings = grading_settings(own, explicit=hasattr(fn, "_hypothesis_internal_settings_applied"))
 
 
 def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list[str]:
