@@ -189,8 +189,8 @@ class GradingPlugin:
             hidden = Path(str(item.path)).resolve() in self._hidden
             self.results.append(CheckResult(
                 id=mark["id"], points=float(mark["points"]), bonus=bool(mark.get("bonus", False)),
-                visibility="hidden" if hidden else "public", outcome="failed",
-                message=f"the grader failed on this check ({type(exc).__name__}); this is not your mistake: it will be graded again",
+                visibility="hidden" if hidden else "public", outcome="internal", message=INTERNAL_MESSAGE,
+                detail=_describe(exc),
             ))
 
     def pytest_runtest_setup(self, item) -> None:
