@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Share of a check's points earned per outcome.
-CREDIT = {"passed": 1.0, "partial": 0.5, "failed": 0.0}
+#: Share of a check's points earned per outcome. ``internal``: the grader failed on the check (twice); its
+#: points are not earned, and the submission's ``internal`` problem says that its grade is incomplete.
+CREDIT = {"passed": 1.0, "partial": 0.5, "failed": 0.0, "internal": 0.0}
+#: What the student reads for a check the grader failed on.
+INTERNAL_MESSAGE = "the grader failed on this check; this is not your mistake"
 
 
 @dataclass(frozen=True)
@@ -16,9 +19,11 @@ class CheckResult:
     points: float
     bonus: bool
     visibility: str  # "public" or "hidden"
-    outcome: str  # "passed", "partial" or "failed"
+    outcome: str  # "passed", "partial", "failed" or "internal"
     message: str
     output: str = ""
+    detail: str = ""
+    """For the instructor only, never in the student's feedback: the grader's own exception on an ``internal`` check."""
 
 
 @dataclass(frozen=True)

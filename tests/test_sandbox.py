@@ -15,7 +15,7 @@ import torch
 from grader.sandbox import launcher
 from grader.sandbox.protocol import frames as wire
 from grader.sandbox.policy import Limits, filesystem
-from grader.engine.student import Student, StudentError, SubmissionAbort
+from grader.engine.student import Starved, Student, StudentError, SubmissionAbort
 from grader.submissions.submission import Submission
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,7 +220,9 @@ def test_cpu_time_limit_is_enforced_apart_from_wall_time(fork_server, tmp_path):
 SLOW_BUG = '''
 import time
 def forward(x, w, b):
-    time.sleep(0.3)
+    start = time.process_time()
+    while time.process_time() - start < 0.3:  # 0.3 s of CPU time: limits count CPU, not sleep
+        pass
     return x @ w + b + 1.0
 '''
 
@@ -302,3 +304,111 @@ def test_harness_built_linear_and_sgd_are_kept_and_described(fork_server, tmp_pa
         assert opt_info.type == "torch.optim.sgd.SGD" and opt_info.groups[0].params == ["model.linear.weight", "model.linear.bias"]
     finally:
         student.close()
+
+
+TIME_SOURCE = '''
+import os, subprocess, sys, time
+def forward(x, w, b):
+    time.sleep(3600)
+def mse_loss(y_pred, y):
+    # The CPU time is spent in a child process: the tree's time counts.
+    subprocess.run([sys.executable, "-c", "while True: pass"])
+def zero_grad(params):
+    start = time.process_time()
+    while time.process_time() - start < 0.2:
+        pass
+    return time.process_time() - start
+def sgd_step(params, lr):
+    while True:
+        pass
+'''
+
+
+def test_a_sleeping_call_ends_at_the_wall_clock_safety_net(fork_server, tmp_path):
+    import time
+
+    student = make_student(fork_server, TIME_SOURCE, tmp_path, check_seconds=1.0, wall_seconds=2.0)
+    try:
+        student.begin_check()
+        start = time.monotonic()
+        with pytest.raises(SubmissionAbort, match=r"did not finish within the time limit \(it used 0\.\d\d s of CPU time in 2 s: it was sleeping") as info:
+            student.call("forward", 1, 2, 3)
+        assert info.value.problem == "timeout" and 2.0 <= time.monotonic() - start < 5
+    finally:
+        student.close()
+
+
+def test_cpu_time_of_the_whole_process_tree_counts(fork_server, tmp_path):
+    student = make_student(fork_server, TIME_SOURCE, tmp_path, check_seconds=1.0)
+    try:
+        student.begin_check()
+        with pytest.raises(SubmissionAbort, match=r"did not finish within the time limit \(it used 1\.\d\d s of CPU time; the limit is 1 s") as info:
+            student.call("mse_loss", 1, 2)
+        assert info.value.problem == "timeout"
+    finally:
+        student.close()
+
+
+def test_a_check_counts_its_calls_cpu_time_and_the_submission_its_checks(fork_server, tmp_path):
+    student = make_student(fork_server, TIME_SOURCE, tmp_path, check_seconds=1.0, submission_seconds=1.5)
+    try:
+        student.begin_check()
+        for _ in range(3):
+            assert 0.2 <= student.call("zero_grad", []).value < 0.4
+        student.end_check()
+        student.begin_check()  # 0.6 s used: 0.9 s left of the submission's 1.5
+        with pytest.raises(SubmissionAbort) as info:
+            for _ in range(10):
+                student.call("zero_grad", [])
+        # Ended in the middle of a call, or before the next one: either way the submission's total is named.
+        assert info.value.problem == "timeout" and "1.5 s of CPU time" in str(info.value), str(info.value)
+    finally:
+        student.close()
+
+
+def test_a_starved_process_is_not_a_timeout(fork_server, tmp_path):
+    """A busy loop that cannot get a CPU (SCHED_IDLE against a normal busy loop on the same core) reaches the
+    wall-clock net without its CPU time: the machine's fault, never the `timeout` problem."""
+    import subprocess
+
+    student = make_student(fork_server, TIME_SOURCE, tmp_path, check_seconds=2.0, wall_seconds=3.0)
+    hog = subprocess.Popen([sys.executable, "-c", "import os, time\nos.sched_setaffinity(0, {0})\nend = time.time() + 60\nwhile time.time() < end: pass"])
+    try:
+        student.begin_check()
+        student.call("zero_grad", [])
+        sample = student._process.meter.scan()
+        assert sample is not None
+        for pid in student._process.meter._members:
+            os.sched_setaffinity(pid, {0})
+            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+        with pytest.raises(Starved, match="the machine was too busy"):
+            student.call("sgd_step", [], 0.1)
+        assert "timeout" not in student.problems
+    finally:
+        hog.kill()
+        hog.wait()
+        student.close()
+
+
+def test_the_tree_meter_finds_descendants_without_the_children_files():
+    import signal
+    import subprocess
+    import time
+
+    from grader.sandbox import cputime
+
+    # Four processes (two forks), each using 0.5 s of CPU time, then sleeping.
+    code = "import os, time\nfor _ in range(2):\n    os.fork()\nwhile time.process_time() < 0.5: pass\ntime.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        for children_files in (False, True):  # as on kernels without CONFIG_PROC_CHILDREN, then with
+            meter = cputime.TreeMeter(proc.pid)
+            meter._children_files = children_files
+            give_up = time.monotonic() + 60
+            while (sample := meter.scan()).cpu < 1.8 and time.monotonic() < give_up:
+                time.sleep(0.1)
+            assert len(meter._members) == 4 and sample.cpu >= 1.8, (meter._members, sample)
+            assert meter.cpu() >= sample.cpu
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the session this test started
+        proc.wait()

@@ -13,6 +13,7 @@ May import: :mod:`grader.exchange` (the values checks send and get back), torch,
 import pytest
 
 from grader.exchange import AsGenerator
+from grader.checks import strategies as _strategies  # noqa: F401 - loads the grading profile before any check's @settings
 from grader.checks.compare import CheckFailed, Judge
 
 __all__ = ["AsGenerator", "CheckFailed", "Judge", "check"]

@@ -24,6 +24,24 @@ settings.register_profile(
 settings.load_profile("grading")
 
 
+def grading_settings(own: settings | None, *, explicit: bool) -> settings:
+    """The settings a check runs under: the grading profile, keeping only the check's own example count
+    (``explicit``: from its own ``@settings``; else the profile's) and phases the profile runs.
+
+    Whatever the check asked for and whatever profile was loaded when its module was imported, it runs
+    derandomized, without a database, deadline or health checks, so that its grade depends on the submission.
+    """
+    profile = settings.get_profile("grading")
+    if own is None or not explicit:
+        return profile
+    return settings(
+        profile,
+        max_examples=own.max_examples,
+        stateful_step_count=own.stateful_step_count,
+        phases=[phase for phase in profile.phases if phase in own.phases],
+    )
+
+
 def _cache_function_digests() -> None:
     """Hypothesis hashes a test's source (``inspect.getsource`` + tokenize, ~2 ms) every time it
     runs; a batch runs each check once per student, so remember the digest per function."""

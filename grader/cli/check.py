@@ -104,7 +104,8 @@ def check(
             "score": sc.score,
             "max_score": sc.max_score,
             "checks": [
-                {"id": r.id, "score": sc.earned[r.id], "max_score": r.points, "passed": r.outcome == "passed", "message": r.message}
+                {"id": r.id, "score": sc.earned[r.id], "max_score": r.points, "passed": r.outcome == "passed",
+                 "message": r.message, **({"internal": True} if r.outcome == "internal" else {})}
                 for r in results
             ],
         }
@@ -117,8 +118,8 @@ def check(
 def _print_check(a, module_path: Path, graded) -> None:
     out.print(f"[bold]{a.name}[/] — {escape(a.title)} — public checks on {escape(str(module_path))}")
     table = Table("", "check", "points", "result", box=None, pad_edge=False)
-    marks = {"passed": "[green]✓[/]", "partial": "[yellow]~[/]", "failed": "[red]✗[/]"}
-    style = {"passed": "green", "partial": "yellow", "failed": "red"}
+    marks = {"passed": "[green]✓[/]", "partial": "[yellow]~[/]", "failed": "[red]✗[/]", "internal": "[magenta]![/]"}
+    style = {"passed": "green", "partial": "yellow", "failed": "red", "internal": "magenta"}
     for r in graded.results:
         pts = f"{fmt_points(graded.score.earned[r.id])}/{fmt_points(r.points)}"
         table.add_row(marks[r.outcome], r.id, pts, f"[{style[r.outcome]}]{r.outcome}[/]")

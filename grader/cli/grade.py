@@ -76,8 +76,9 @@ def grade(
         n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
         if executor is None and n_workers > 1:
             executor = LocalWorkers(n_workers)
-        # Before any check is loaded (see grader.sandbox.launcher), and before Dask starts its threads.
-        launcher = make_launcher()
+        # Before any check is loaded (see grader.sandbox.launcher), and before Dask starts its threads; warmed
+        # at once where this process grades the batch (the final pass after an executor warms it if it grades).
+        launcher = make_launcher(warm=executor is None)
     except GraderError as exc:
         fail(exc)
     # Never readable by a student process: solutions, the output, every submission, the grader's working folder.
@@ -142,6 +143,9 @@ def grade(
     if incomplete and shard is None:
         err.print(f"[bold red]the grader failed on some checks of {len(incomplete)} submissions[/] (problem `internal`; "
                   f"grade.log names the check): {escape(', '.join(incomplete[:20]))}; run the same command again to regrade them")
+        for name in incomplete[:20]:
+            for line in result.internal.get(name, []):
+                err.print(f"  {escape(name)}: the grader failed on {escape(line)}")
     raise typer.Exit(1 if result.failures or incomplete else 0)
 
 

@@ -135,7 +135,7 @@ def validate(
         root = course_mod.course_root(course)
         a = course_mod.load(assignment, root=root)
         mutation.solution_file(a)
-        launcher = make_launcher()  # before any check is loaded: see grader.sandbox.launcher
+        launcher = make_launcher(warm=True)  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         fail(exc)
     print_notes(launcher)

@@ -87,7 +87,7 @@ class GradingWorker(WorkerPlugin):
         from grader.sandbox.launcher import make_launcher
 
         self._lock = threading.Lock()  # one grading at a time: the launcher and pytest are per process
-        self._launcher = make_launcher()  # first, before any check is loaded: see grader.sandbox.launcher
+        self._launcher = make_launcher(warm=True)  # first, before any check is loaded: see grader.sandbox.launcher
         # Inside Dask's own folder for this worker: a worker killed before its teardown leaves it to Dask's
         # clean-up of dead workers' folders, not the checks lying in /tmp.
         self._private = Path(tempfile.mkdtemp(prefix="grader-", dir=worker.local_directory))

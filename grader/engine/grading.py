@@ -100,6 +100,8 @@ class ClassResult:
     """``(student, what went wrong in the grader)`` for submissions without a row."""
     problems: dict[str, list[str]] = field(default_factory=dict)
     """Problem codes of every student with a row (graded now, by a worker, or reused)."""
+    internal: dict[str, list[str]] = field(default_factory=dict)
+    """Student -> ``"<check id>: <exception>"`` for the checks the grader failed on in this run."""
 
 
 def grade_submissions(
@@ -121,7 +123,9 @@ def grade_submissions(
     keys: dict[str, str] = {}
 
     def students():
-        for submission, key in submissions:
+        for i, (submission, key) in enumerate(submissions):
+            if i == 0:  # every student process of a batch starts from the same state: see ForkServer
+                launcher.warm()
             keys[submission.name] = key
             yield make_student(assignment, submission, launcher=launcher, limits=limits, filesystem=filesystem)
 
@@ -164,6 +168,7 @@ def grade_class(
     graded_count = 0
     reused: list[str] = []
     failures: list[tuple[str, str]] = []
+    internal: dict[str, list[str]] = {}
 
     with records.Writer(out, f"grading {assignment.name}: {len(entries)} submissions") as writer:
 
@@ -188,6 +193,8 @@ def grade_class(
             else:
                 graded_count += 1
                 rows[record.student] = {"student": record.student, **record.row}
+                if record.internal:
+                    internal[record.student] = list(record.internal)
             on_done(record.student, record.status)
 
         check_ids = grade_submissions(
@@ -197,7 +204,7 @@ def grade_class(
     if write_gradebook:
         report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))
         report.write_atomic(out / "report.html", class_report.build(assignment.name, assignment.title, _results_docs(out, rows)))
-    return ClassResult(graded_count, reused, failures, {name: r["problems"] for name, r in rows.items()})
+    return ClassResult(graded_count, reused, failures, {name: r["problems"] for name, r in rows.items()}, internal)
 
 
 def _results_docs(out: Path, students) -> dict[str, dict]:

@@ -33,6 +33,8 @@ class Record:
     """The gradebook row without the name (:func:`grader.engine.resume.row`)."""
     failure: str | None = None
     """The grader's own error on this student (its type, message and traceback): no files, no row."""
+    internal: tuple[str, ...] = ()
+    """``"<check id>: <exception>"`` for each check the grader failed on (the row has the ``internal`` problem)."""
 
     @property
     def status(self) -> str:
@@ -53,6 +55,7 @@ def make(assignment: str, graded, key: str) -> Record:
             feedback_md=feedback.markdown(*parts),
             feedback_html=feedback.page(*parts),
             row=resume.row(graded.score, problems),
+            internal=tuple(f"{r.id}: {r.detail}" for r in graded.results if r.outcome == "internal"),
         )
     except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
         return Record(student=graded.student, failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
@@ -82,6 +85,8 @@ class Writer:
             except OSError as exc:
                 raise UsageError(f"cannot write the results to {self.out}: {exc.strerror or exc}; pick a writable output folder") from exc
         self.log(record.student, record.status, record.row["problems"] if record.row else ())
+        for line in record.internal:
+            self._log.write(f"{time.strftime('%H:%M:%S')} {record.student}: the grader failed on {line}\n")
 
     def close(self) -> None:
         self._log.close()

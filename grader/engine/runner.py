@@ -13,13 +13,15 @@ from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
 from grader.checks.compare import CheckFailed, Judge
+from grader.checks.strategies import grading_settings
+from grader.engine.faults import describe, grader_fault
 from grader.errors import CourseError, GraderError, UsageError
-from grader.scoring import CheckResult
+from grader.scoring import INTERNAL_MESSAGE, CheckResult
 from grader.engine.student import Student, StudentError, SubmissionAbort
 
 _EXPECTED = (CheckFailed, StudentError, SubmissionAbort)
-
-
+#: How many times a check runs when the grader itself fails on it (its strategy, reference, comparison, ...).
+ATTEMPTS = 2
 def _marker(item) -> dict:
     mark = item.get_closest_marker("check")
     if mark is None:
@@ -48,6 +50,9 @@ class GradingPlugin:
         self.collection_errors: list[str] = []
         self.stopped_by: BaseException | None = None
         self.check_ids: list[str] = []
+        self._attempt = 1
+        self._retry: str | None = None
+        """Set by :meth:`_record` when the grader failed on the check's first attempt: it runs again."""
 
     @pytest.fixture
     def student(self) -> Student:
@@ -77,6 +82,7 @@ class GradingPlugin:
                     raise CourseError(f"check id {check_id} is used twice")
                 seen.add(check_id)
                 item.extra_keyword_matches.add(check_id)
+                _grading_profile(item)
         except CourseError as exc:
             self.stopped_by = exc
 
@@ -89,7 +95,12 @@ class GradingPlugin:
             self._student, self.results = student, []
             try:
                 for i, item in enumerate(items):
-                    runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
+                    for self._attempt in range(1, ATTEMPTS + 1):
+                        state, self._retry = student.checkpoint(), None
+                        runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
+                        if self._retry is None:
+                            break
+                        student.rewind(state)  # the grader failed, not the student: run it again from a fresh process
             except GraderError as exc:
                 student.close()
                 self.stopped_by = exc
@@ -114,8 +125,8 @@ class GradingPlugin:
             hidden = Path(str(item.path)).resolve() in self._hidden
             self.results.append(CheckResult(
                 id=mark["id"], points=float(mark["points"]), bonus=bool(mark.get("bonus", False)),
-                visibility="hidden" if hidden else "public", outcome="failed",
-                message=f"the grader failed on this check ({type(exc).__name__}); this is not your mistake: it will be graded again",
+                visibility="hidden" if hidden else "public", outcome="internal", message=INTERNAL_MESSAGE,
+                detail=describe(exc),
             ))
 
     def pytest_runtest_setup(self, item) -> None:
@@ -138,6 +149,7 @@ class GradingPlugin:
         hidden = Path(str(item.path)).resolve() in self._hidden
         judge = self._judges.pop(item.nodeid, None)
         output, printed = self._student.end_check()
+        detail = ""
         if call.excinfo is None:
             passed_partially = judge is not None and judge.tier == "partial"
             outcome = "partial" if passed_partially else "passed"
@@ -145,7 +157,14 @@ class GradingPlugin:
         else:
             outcome = "failed"
             exc = call.excinfo.value
-            if isinstance(exc, _EXPECTED):
+            if not isinstance(exc, (*_EXPECTED, pytest.skip.Exception)) and grader_fault(exc, call.excinfo.tb, item, self._course(item)):
+                detail = describe(exc)
+                if self._attempt < ATTEMPTS:
+                    self._retry = detail
+                    return detail
+                outcome, message = "internal", INTERNAL_MESSAGE
+                self._student.problems.add("internal")
+            elif isinstance(exc, _EXPECTED):
                 message = str(exc)
                 if isinstance(exc, StudentError) and mark.get("hint") and exc.problem not in ("stub", "missing", "forbidden_api"):
                     message += f" Hint: {mark['hint']}"
@@ -167,9 +186,23 @@ class GradingPlugin:
                 outcome=outcome,
                 message=message,
                 output=output,
+                detail=detail,
             )
         )
         return message
+
+    @staticmethod
+    def _course(item) -> Path:
+        return Path(str(item.config.rootpath)).resolve()
+
+
+def _grading_profile(item) -> None:
+    """Run the check under the grading profile whatever its own ``@settings`` and the order modules were
+    imported in: Hypothesis reads the settings off the test function when it runs."""
+    fn = getattr(item, "obj", None)
+    own = getattr(fn, "_hypothesis_internal_use_settings", None)
+    if own is not None:
+        fn._hypothesis_internal_use_settings = grading_settings(own, explicit=hasattr(fn, "_hypothesis_internal_settings_applied"))
 
 
 def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list[str]:

@@ -4,6 +4,11 @@ Checks run in the trusted parent and never touch student code; they ask a
 :class:`Student` to call a function in the submission's sandboxed process.
 A student process is started on first use and again after one dies, so a
 crash or hang costs only the check that was running.
+
+One module, past the usual size: the process's life (start, import, end), its
+time accounting (CPU time per check and per submission, the wall-clock safety
+net) and the calls share one state, the running process and the check's
+budget, and are read together.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from grader.sandbox import limits as sandbox_limits
 from grader.sandbox import privileges, protocol
 from grader.sandbox.protocol import arguments, frames, results
 from grader.sandbox.policy import Limits
-from grader.sandbox.process import Output, ProcessEnded, StudentProcess
+from grader.sandbox.process import Limit, Output, ProcessEnded, StudentProcess
 from grader.submissions.submission import Submission
 
 
@@ -36,6 +41,15 @@ class StudentError(Exception):
     def __init__(self, message: str, problem: str | None = None):
         super().__init__(message)
         self.problem = problem
+
+
+class Starved(BaseException):
+    """The machine gave the student process too little CPU time to answer within the wall-clock safety net.
+
+    The grader's failure, not the submission's: the check is run again, and a second time it is the
+    ``internal`` problem. A ``BaseException``, like :class:`SubmissionAbort`, so that Hypothesis does not
+    retry or shrink on it.
+    """
 
 
 class SubmissionAbort(BaseException):
@@ -112,10 +126,17 @@ class Student:
         self._import_failure: str | None = None
         self.layers: dict[str, str | None] = {}
         """Sandbox layer -> None when active, else why not, as the last student process reported."""
-        self._spent = 0.0
+        # Time: CPU seconds of the student's process tree, and wall seconds spent waiting for its answers (the
+        # safety net), per check and over the submission. Only the calls of a check count.
+        self._spent_cpu = 0.0
+        self._spent_wall = 0.0
         self._in_check = False
-        self._check_used = 0.0
-        self._check_budget = limits.check_seconds
+        self._check_cpu = 0.0
+        self._check_wall = 0.0
+        self._cpu_budget = limits.check_seconds
+        self._wall_budget = limits.check_wall
+        self._cpu_base: float | None = None
+        """The process tree's CPU reading when this check's accounting started (None: not yet, or no process)."""
         self._failure: str | None = None
         self._reseed = True
 
@@ -127,8 +148,10 @@ class Student:
     # ------------------------------------------------------------ checks
     def begin_check(self) -> None:
         self._in_check = True
-        self._check_used = 0.0
-        self._check_budget = min(self.limits.check_seconds, self.limits.submission_seconds - self._spent)
+        self._check_cpu = self._check_wall = 0.0
+        self._cpu_budget = min(self.limits.check_seconds, self.limits.submission_seconds - self._spent_cpu)
+        self._wall_budget = min(self.limits.check_wall, self.limits.submission_wall - self._spent_wall)
+        self._cpu_base = None
         self._failure = None
         self._reseed = True
 
@@ -139,7 +162,10 @@ class Student:
     def end_check(self) -> tuple[str, int]:
         """Account the check's time; return what the submission printed during it."""
         if self._in_check:
-            self._spent += self._check_used
+            if self._process is not None and self._cpu_base is not None and self._process.metered:
+                self._check_cpu = max(self._check_cpu, self._process.cpu() - self._cpu_base)
+            self._spent_cpu += self._check_cpu
+            self._spent_wall += self._check_wall
             self._in_check = False
         text, count = self.output.take()
         self.printed_bytes += count
@@ -147,23 +173,73 @@ class Student:
             self.problems.add("output")
         return text, count
 
-    def _deadline(self) -> float:
-        """When the next call must be done; ends the check at once if its budget is spent.
+    def checkpoint(self) -> tuple:
+        """What a check may change in this handle: :meth:`rewind` undoes it, to run the check again."""
+        return set(self.problems), self._spent_cpu, self._spent_wall, self.printed_bytes
 
-        Only the time the student process takes to answer counts (from a call to its reply),
-        never the grader's own work between calls: on a loaded machine a correct submission
-        must not run out of time because Hypothesis or the references were slow.
+    def rewind(self, state: tuple) -> None:
+        """Back to ``state`` (:meth:`checkpoint`), with a fresh student process for the next call: the grader
+        failed on a check and runs it again, at no cost to the submission."""
+        problems, self._spent_cpu, self._spent_wall, self.printed_bytes = state
+        self.problems = set(problems)
+        self._cleanup()
+
+    def _over_budget(self) -> None:
+        """End the check at once if its CPU time or its wall-clock safety net is spent.
+
+        On a loaded machine a correct submission must not run out of time because the machine, Hypothesis or
+        the references were slow: only the student's CPU time counts, and the grader's work between calls
+        never does.
         """
-        remaining = self._check_budget - self._check_used
-        if remaining > 0:
-            return time.monotonic() + remaining
+        if self._check_cpu < self._cpu_budget and self._check_wall < self._wall_budget:
+            return
         if self._failure is not None:
             # Out of time while shrinking a failure: that failure is the verdict, not a timeout.
             raise SubmissionAbort(self._failure, None)
         self.problems.add("timeout")
-        if self._check_budget < self.limits.check_seconds:
-            raise SubmissionAbort(f"the submission used up its total time budget ({self.limits.submission_seconds:g} s)", "timeout")
-        raise SubmissionAbort(f"the check ran past its time limit ({self._check_budget:.3g} s)", "timeout")
+        if self._check_cpu < self._cpu_budget and self._wall_budget < self.limits.check_wall:
+            raise SubmissionAbort(f"the submission used up its total wall-clock time ({self.limits.submission_wall:g} s of "
+                                  "waiting for answers, a safety net for code that sleeps or blocks)", "timeout")
+        if self._check_cpu < self._cpu_budget:  # the wall clock ran out: sleeping or blocked calls
+            raise SubmissionAbort(
+                f"the check ran past its time limit: its calls took {self._check_wall:.0f} s while using only "
+                f"{self._check_cpu:.2f} s of CPU time (sleeping or waiting; the wall-clock limit is {self._wall_budget:.3g} s)",
+                "timeout",
+            )
+        if self._cpu_budget < self.limits.check_seconds:
+            raise SubmissionAbort(f"the submission used up its total time budget ({self.limits.submission_seconds:g} s of CPU time)", "timeout")
+        raise SubmissionAbort(f"the check ran past its time limit: it used {self._check_cpu:.2f} s of CPU time (the limit is {self._cpu_budget:.3g} s)", "timeout")
+
+    def _limit(self, process: StudentProcess) -> Limit:
+        """When the next wait for ``process`` must end: the check's CPU time left, and its wall-clock net."""
+        now = time.monotonic()
+        wall = now + self._wall_budget - self._check_wall
+        if not process.metered:  # no CPU time to read here: the wall clock stands for it, as a limit too
+            return Limit(wall=min(wall, now + self._cpu_budget - self._check_cpu))
+        if self._cpu_base is None:
+            self._cpu_base = process.cpu() - self._check_cpu
+        return Limit(wall=wall, cpu=self._cpu_base + self._cpu_budget)
+
+    def _account(self, process: StudentProcess, waited: float, cpu: float | None = None) -> None:
+        """Add one wait to the check's time; ``cpu``: the tree's reading at its end, where fresher than the last."""
+        self._check_wall += waited
+        if not process.metered:
+            self._check_cpu += waited
+        elif self._cpu_base is not None:
+            reading = max(process.last_cpu, cpu or 0.0)
+            self._check_cpu = max(self._check_cpu, reading - self._cpu_base)
+
+    def _timeout_text(self, exc: ProcessEnded) -> str:
+        """What a real timeout tells the student: the CPU seconds used, against which limit."""
+        if exc.backstop:
+            return f" ({self.limits.cpu_limit} s of CPU time per student process)"
+        if exc.waited is not None and self._check_cpu < self._cpu_budget:
+            return (f" (it used {self._check_cpu:.2f} s of CPU time in {self._check_wall:.0f} s: it was sleeping or "
+                    f"waiting; the wall-clock limit of a check is {self._wall_budget:.3g} s)")
+        if self._cpu_budget < self.limits.check_seconds:
+            return (f" (it used {self._check_cpu:.2f} s of CPU time; the submission's checks may use "
+                    f"{self.limits.submission_seconds:g} s of CPU time in all, and this one had {self._cpu_budget:.3g} s left)")
+        return f" (it used {self._check_cpu:.2f} s of CPU time; the limit is {self._cpu_budget:.3g} s of CPU time per check)"
 
     # ------------------------------------------------------------ process
     def _start(self) -> StudentProcess:
@@ -191,15 +267,25 @@ class Student:
             "env": sandbox_limits.minimal_env(str(work)),
         }
         process = StudentProcess(self._launcher, self._launcher.start(config), output=self.output)
-        deadline = time.monotonic() + self.limits.import_seconds
+        # A new process tree starts at 0 s of CPU time.
+        limit = Limit(wall=time.monotonic() + self.limits.import_wall, cpu=self.limits.import_seconds if process.metered else None)
+        if not process.metered:
+            limit = Limit(wall=time.monotonic() + self.limits.import_seconds)
         try:
-            ready, _ = process.receive(deadline)
+            ready, _ = process.receive(limit)
             if ready.get("op") == protocol.SANDBOXED:  # sent before any student code ran: believed
                 self.layers = ready.get("layers") if isinstance(ready.get("layers"), dict) else {}
-                ready, _ = process.receive(deadline)
+                ready, _ = process.receive(limit)
         except ProcessEnded as exc:
-            problem = exc.problem
-            self._fail_import(f"importing {self.module_name}.py: {exc.reason}", problem)
+            if exc.problem == "starved":
+                self._cleanup()
+                raise Starved(f"importing {self.module_name}.py: {exc.reason}") from None
+            detail = ""
+            if exc.problem == "timeout":
+                used = f"{exc.cpu:.2f} s of CPU time" if exc.cpu is not None else "its time"
+                detail = f" (it used {used}; the limit is {self.limits.import_seconds:g} s of CPU time"
+                detail += f", {self.limits.import_wall:g} s of wall-clock time)" if process.metered else ")"
+            self._fail_import(f"importing {self.module_name}.py: {exc.reason}{detail}", exc.problem)
         if ready.get("op") == protocol.SANDBOX_FAILED:
             process.kill()
             raise SandboxError(f"the sandbox could not be set up: {str(ready.get('message'))[:300]}")
@@ -228,6 +314,7 @@ class Student:
         if self._process is not None:
             self._process.close()
             self._process = None
+        self._cpu_base = None  # a new process's tree starts again from 0 s
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -256,7 +343,7 @@ class Student:
         """
         if on is None and fn not in self.functions:
             raise ValueError(f"{fn} is not a function of this assignment")
-        deadline = self._deadline()
+        self._over_budget()
         if self._process is None:
             self._start()  # importing the module tells which functions are missing
         if on is None and fn in self._missing:
@@ -270,26 +357,30 @@ class Student:
         header["seed"] = CHECK_SEED if self._reseed else None
         self._reseed = False
         header["backward"] = backward if backward is None or isinstance(backward, str) else arguments.encode(backward, blobs)
-        return self._exchange(fn if on is None else f"{on.name}.{fn}", header, blobs, deadline)
+        return self._exchange(fn if on is None else f"{on.name}.{fn}", header, blobs)
 
     def describe(self, ref: arguments.Ref):
         """A kept object as data (a module's parameters, an optimizer's settings)."""
-        return self._exchange(ref.name, {"op": protocol.DESCRIBE, "name": ref.name}, [], self._deadline()).value
+        self._over_budget()
+        return self._exchange(ref.name, {"op": protocol.DESCRIBE, "name": ref.name}, []).value
 
-    def _exchange(self, fn: str, header: dict, blobs: list[bytes], deadline: float) -> Call:
+    def _exchange(self, fn: str, header: dict, blobs: list[bytes]) -> Call:
         process = self._process or self._start()
+        limit = self._limit(process)
         sent = time.monotonic()
         try:
-            reply, reply_blobs = process.call(header, blobs, deadline)
+            reply, reply_blobs = process.call(header, blobs, limit)
         except ProcessEnded as exc:
-            self._check_used += time.monotonic() - sent
+            self._account(process, time.monotonic() - sent, exc.cpu)
             self._cleanup()
-            if exc.problem == "timeout" and self._failure is not None:
+            if exc.problem in ("timeout", "starved") and self._failure is not None:
                 raise SubmissionAbort(self._failure, None) from None
+            if exc.problem == "starved":
+                raise Starved(f"{fn}(): {exc.reason}") from None
             self.problems.add(exc.problem)
-            limit = f" ({self._check_budget:.3g} s per check)" if exc.problem == "timeout" else ""
-            raise SubmissionAbort(f"{fn}(): {exc.reason}{limit}", exc.problem) from None
-        self._check_used += time.monotonic() - sent
+            detail = self._timeout_text(exc) if exc.problem == "timeout" else ""
+            raise SubmissionAbort(f"{fn}(): {exc.reason}{detail}", exc.problem) from None
+        self._account(process, time.monotonic() - sent)
         return self._decode(fn, reply, reply_blobs)
 
     def _decode(self, fn: str, reply: dict, blobs: list[bytes]) -> Call:

@@ -8,7 +8,7 @@ from grader.reports import html
 from grader.reports.outputs import ordered_problems
 from grader.scoring import CheckResult, Score, fmt_points
 
-MARK = {"passed": "passed", "partial": "partial", "failed": "FAILED"}
+MARK = {"passed": "passed", "partial": "partial", "failed": "FAILED", "internal": "grader error"}
 
 
 def check_line(check_id: str, score: float, max_score: float, passed: bool) -> str:

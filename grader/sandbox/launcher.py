@@ -79,7 +79,10 @@ class ForkServer:
 
     note = None
 
-    def __init__(self) -> None:
+    def __init__(self, *, warm: bool = False) -> None:
+        """``warm``: run torch's lazy initialisation (:func:`_warm_up`) before the first student process, so that
+        every student process of a batch starts from the same state and pays the same CPU time; else after
+        forking the first one (``grader check``: one student, who then does not wait for it)."""
         leaked = _secret_modules()
         if leaked:
             raise RuntimeError(f"refusing to fork a warm process that holds {leaked[:3]}")
@@ -89,7 +92,7 @@ class ForkServer:
         if pid == 0:  # the warm process
             self._ctrl.close()
             try:
-                _serve(theirs)
+                _serve(theirs, warm=warm)
             finally:
                 os._exit(0)
         theirs.close()
@@ -105,6 +108,10 @@ class ForkServer:
             theirs.close()
             os.close(out_w)
         return Started(pid=reply["pid"], sock=ours, output_fd=out_r)
+
+    def warm(self) -> None:
+        """Have the warm process run torch's lazy initialisation now, if it has not yet (before the next fork)."""
+        socket.send_fds(self._ctrl, [json.dumps({"op": "warm"}).encode()], [])
 
     def wait(self, pid: int, grace: float = 0.0) -> dict:
         """Reap a student process (after it died or was killed) and say how it ended.
@@ -151,12 +158,14 @@ def _wait(pid: int, grace: float) -> int:
     return os.waitpid(pid, 0)[1]
 
 
-def _serve(ctrl: socket.socket) -> None:
-    """Loop of the warm process: fork on request, reap on request."""
+def _serve(ctrl: socket.socket, *, warm: bool = False) -> None:
+    """Loop of the warm process: fork on request, reap on request (``warm``: see :class:`ForkServer`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if warm:
+        _warm_up()
+    warm = bool(warm)
     gc.collect()
     gc.freeze()  # imported objects stay shared with every fork, and out of its collections
-    warm = False
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)
@@ -165,7 +174,13 @@ def _serve(ctrl: socket.socket) -> None:
         if not msg:
             return
         request = json.loads(msg)
-        if request["op"] == "fork":
+        if request["op"] == "warm":
+            if not warm:
+                _warm_up()
+                gc.collect()
+                gc.freeze()
+                warm = True
+        elif request["op"] == "fork":
             pid = os.fork()
             if pid == 0:  # the keeper, then the student process (see grader.sandbox.namespaces)
                 try:
@@ -244,6 +259,9 @@ class Spawner:
     def reap(self, pid: int) -> None:
         self.wait(pid)
 
+    def warm(self) -> None:
+        """Nothing to warm: every spawned student process starts from scratch."""
+
     def close(self) -> None:
         for proc in self._procs.values():
             proc.kill()
@@ -251,7 +269,11 @@ class Spawner:
         self._procs.clear()
 
 
-def make_launcher(method: str | None = None):
-    """The fork server where fork works, else the spawner (``GRADER_START_METHOD`` overrides)."""
+def make_launcher(method: str | None = None, *, warm: bool = False):
+    """The fork server where fork works, else the spawner (``GRADER_START_METHOD`` overrides).
+
+    ``warm``: for a batch, every student process starts with torch's lazy initialisation done (see
+    :class:`ForkServer`): the first student of a worker then uses no more CPU time than the others, so the
+    number of workers cannot change a grade."""
     method = method or os.environ.get("GRADER_START_METHOD") or ("fork" if fork_available() else "spawn")
-    return ForkServer() if method == "fork" else Spawner()
+    return ForkServer(warm=warm) if method == "fork" else Spawner()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -13,17 +14,29 @@ PROC_READ = ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/
 SYSTEM_WRITE = ("/dev/null",)
 
 
+#: The wall-clock safety net of a check (and of an import) is this many times its CPU time limit ...
+WALL_FACTOR = 4.0
+#: ... and at least this many seconds: a loaded machine may be several times slower than a quiet one.
+WALL_MIN_SECONDS = 30.0
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one submission's student processes."""
+    """Resource limits of one submission's student processes.
+
+    Time limits are on CPU time: what the student's process tree (the student process and every process it
+    started) uses, read by the trusted parent, so that a loaded machine, the number of workers or the executor
+    never changes a grade. Only the calls of a check count, never the grader's own work between them. The wall
+    clock is a safety net several times larger (:attr:`check_wall`, :attr:`submission_wall`) for code that
+    sleeps or blocks without using the CPU.
+    """
 
     check_seconds: float = 10.0
-    """Wall time the student process may take answering the calls of one check (the grader's own
-    work between calls is not counted: a loaded machine must not cost a correct submission)."""
+    """CPU time the student's process tree may use answering the calls of one check."""
     submission_seconds: float = 120.0
     """The same, over all checks of one submission together."""
     import_seconds: float = 10.0
-    """Wall time for importing the student module."""
+    """CPU time for starting a student process and importing the student module."""
     memory_mb: int = 1024
     """Address space a student process may add on top of the warm process."""
     output_bytes: int = 1 << 20
@@ -32,11 +45,34 @@ class Limits:
     """Largest file a student process may write in its scratch folder."""
 
     cpu_seconds: float | None = None
-    """CPU time of one student process; default: the submission's wall time plus 5 s."""
+    """RLIMIT_CPU of one student process, a backstop the kernel enforces; default: the submission's CPU time
+    plus the import's plus 5 s, more than the grader's own accounting ever lets a process use."""
+    wall_seconds: float | None = None
+    """The wall-clock safety net of one check and of an import; default: :data:`WALL_FACTOR` times its CPU
+    time limit, at least :data:`WALL_MIN_SECONDS`."""
 
     @property
     def cpu_limit(self) -> int:
-        return max(1, int(self.cpu_seconds if self.cpu_seconds is not None else self.submission_seconds + 5))
+        default = self.submission_seconds + self.import_seconds + 5
+        return max(1, math.ceil(self.cpu_seconds if self.cpu_seconds is not None else default))
+
+    def _net(self, cpu: float) -> float:
+        return self.wall_seconds if self.wall_seconds is not None else max(WALL_FACTOR * cpu, WALL_MIN_SECONDS)
+
+    @property
+    def check_wall(self) -> float:
+        """Wall seconds one check may wait for the student's answers, all its calls together."""
+        return self._net(self.check_seconds)
+
+    @property
+    def import_wall(self) -> float:
+        """Wall seconds a student process may take to start and import the module."""
+        return self._net(self.import_seconds)
+
+    @property
+    def submission_wall(self) -> float:
+        """Wall seconds all checks of one submission may wait, together."""
+        return max(WALL_FACTOR * self.submission_seconds, self.check_wall)
 
 
 def _is_ancestor(path: Path, of: Path) -> bool:

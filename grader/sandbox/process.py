@@ -7,17 +7,48 @@ import selectors
 import signal
 import socket
 import time
+from dataclasses import dataclass
 
+from grader.sandbox import cputime
 from grader.sandbox.protocol import frames
 
 
 class ProcessEnded(Exception):
-    """The student process died, hung or broke the protocol; ``problem`` is its code."""
+    """The student process died, hung or broke the protocol; ``problem`` is its code.
 
-    def __init__(self, problem: str, reason: str):
+    ``problem`` is ``"starved"`` (not a problem code) when the wall-clock safety net ran out while the process
+    wanted the CPU and did not get it: the machine was too busy, the submission did nothing wrong.
+    """
+
+    def __init__(self, problem: str, reason: str, *, cpu: float | None = None, waited: float | None = None,
+                 backstop: bool = False):
         super().__init__(reason)
         self.problem = problem
         self.reason = reason
+        self.backstop = backstop
+        """The kernel's CPU time limit of one process (RLIMIT_CPU) ended it, not the grader's accounting."""
+        self.cpu = cpu
+        """The process tree's CPU reading when it ended (seconds since it started), where known."""
+        self.waited = waited
+        """Wall seconds of the wait that hit the safety net (None: it ended another way)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """When one wait for the student process's answer ends."""
+
+    wall: float
+    """The wall-clock safety net: a ``time.monotonic()`` deadline, one per wait, that the student cannot extend."""
+    cpu: float | None = None
+    """The process tree's CPU reading (:class:`grader.sandbox.cputime.TreeMeter`) at which it is over its CPU
+    time limit; None: only the wall clock limits the wait."""
+
+
+#: How often a wait reads the student's CPU time (and looks for processes it started).
+POLL_SECONDS = 0.1
+#: A wait that hit the wall-clock safety net was *starved* when the process tree spent at least this share of
+#: it running or runnable (waiting for a CPU): it wanted to compute and the machine did not let it.
+STARVED_SHARE = 0.5
 
 
 class Output:
@@ -66,6 +97,8 @@ class StudentProcess:
         self._sel.register(self._out_fd, selectors.EVENT_READ, "out")
         self._out_open = True
         self.alive = True
+        self.meter = cputime.TreeMeter(self.pid)
+        self._sampled = time.monotonic()
 
     def _drain(self) -> None:
         try:
@@ -78,49 +111,103 @@ class StudentProcess:
             self._sel.unregister(self._out_fd)
             self._out_open = False
 
-    def receive(self, deadline: float) -> tuple[dict, list[bytes]]:
-        """The next frame from the child, draining its output meanwhile."""
+    @property
+    def metered(self) -> bool:
+        """Whether the student's CPU time can be read here (else only wall time limits it)."""
+        return self.meter.enabled
+
+    def cpu(self) -> float:
+        """CPU seconds the process tree has used so far (0 where it cannot be read)."""
+        reading = self.meter.cpu()
+        self._sampled = time.monotonic()
+        return reading or 0.0
+
+    @property
+    def last_cpu(self) -> float:
+        """The latest reading of :meth:`cpu`, at most about :data:`POLL_SECONDS` of waiting old."""
+        return self.meter.cpu_seen
+
+    def receive(self, limit: Limit) -> tuple[dict, list[bytes]]:
+        """The next frame from the child, draining its output meanwhile.
+
+        Ends the process (:class:`ProcessEnded`, problem ``timeout``) once its tree's CPU time passes
+        ``limit.cpu`` or the wall clock passes ``limit.wall``; ``starved`` instead when at the wall-clock limit the
+        tree had wanted the CPU most of the time and did not reach its CPU limit.
+        """
+        started = time.monotonic()
+        first = None  # (time, sample) at this wait's first reading: starvation is judged from there
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._end("timeout", None)
-            events = self._sel.select(timeout=remaining)
+            now = time.monotonic()
+            if now >= limit.wall:
+                self._past_wall(limit, first, started, now)
+            polling = limit.cpu is not None and self.meter.enabled
+            wake = min(limit.wall, self._sampled + POLL_SECONDS) if polling else limit.wall
+            events = self._sel.select(timeout=max(0.0, wake - now))
             for key, _ in events:
                 if key.data == "out":
                     self._drain()
             if any(key.data == "sock" for key, _ in events):
-                self._sock.settimeout(max(0.05, deadline - time.monotonic()))
                 try:
-                    return frames.read_frame(self._sock)
+                    frame = frames.read_frame(self._sock, deadline=limit.wall)
                 except (EOFError, ConnectionError):
                     self._end("crash", None)
                 except socket.timeout:
-                    self._end("timeout", None)
+                    self._past_wall(limit, first, started, time.monotonic())
                 except frames.ProtocolError as exc:
                     self._end("crash", f"sent an invalid reply ({exc})")
+                if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
+                    self.cpu()  # many short calls add up: the check's CPU time stays at most one poll old
+                return frame
+            if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
+                sample = self.meter.scan(delays=True)
+                self._sampled = time.monotonic()
+                if first is None:
+                    first = (self._sampled, sample)
+                if sample.cpu >= limit.cpu:
+                    self._end("timeout", None, cpu=sample.cpu)
 
-    def call(self, header: dict, blobs: list[bytes], deadline: float) -> tuple[dict, list[bytes]]:
-        self._sock.settimeout(max(0.05, deadline - time.monotonic()))
+    def _past_wall(self, limit: Limit, first, started: float, now: float) -> None:
+        """The wall-clock safety net ran out: a timeout, or starvation (see :meth:`receive`)."""
+        sample = self.meter.scan(delays=True) if self.meter.enabled else None
+        cpu = None if sample is None else sample.cpu
+        if sample is not None and first is not None and (limit.cpu is None or sample.cpu < limit.cpu):
+            since, before = first
+            span = max(now - since, 1e-9)
+            if sample.waited is not None and before.waited is not None:
+                busy = (sample.cpu - before.cpu) + (sample.waited - before.waited)
+            else:  # no scheduler statistics: running or runnable right now stands for the whole wait
+                busy = span if sample.running else sample.cpu - before.cpu
+            if busy >= STARVED_SHARE * span:
+                self._end("starved", f"got {sample.cpu - before.cpu:.2f} s of CPU time in {span:.0f} s: the machine was too busy",
+                          cpu=cpu, waited=now - started)
+        self._end("timeout", None, cpu=cpu, waited=now - started)
+
+    def call(self, header: dict, blobs: list[bytes], limit: Limit) -> tuple[dict, list[bytes]]:
+        started = time.monotonic()
+        self._sock.settimeout(max(0.05, limit.wall - started))
         try:
             frames.write_frame(self._sock, header, blobs)
         except socket.timeout:
-            self._end("timeout", None)
+            self._end("timeout", None, waited=time.monotonic() - started)
         except OSError:
             self._end("crash", None)
-        return self.receive(deadline)
+        return self.receive(limit)
 
-    def _end(self, problem: str, reason: str | None) -> None:
+    def _end(self, problem: str, reason: str | None, *, cpu: float | None = None, waited: float | None = None) -> None:
         """Kill the whole process group, reap it, and raise what happened."""
-        killed_by_us = problem == "timeout" or reason is not None
+        killed_by_us = problem in ("timeout", "starved") or reason is not None
+        if cpu is None and self.meter.enabled:
+            cpu = self.meter.cpu()
         # The process went away by itself (EOF): give it a moment to end so that its own status
         # (exit code, signal) is what we read, not our SIGKILL.
         status = self.kill(grace=0.0 if killed_by_us else GRACE_SECONDS)
         sig = status.get("signal")
+        backstop = False
         if reason is None:
             if problem == "timeout":
                 reason = "did not finish within the time limit"
             elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and not killed_by_us):
-                problem, reason = "timeout", "used up its CPU time limit"
+                problem, reason, backstop = "timeout", "used up its CPU time limit", True
             elif sig in _SIGNAL_NAMES:
                 reason = f"died of {_SIGNAL_NAMES[sig]}"
             elif sig is not None:
@@ -129,7 +216,7 @@ class StudentProcess:
                 reason = f"exited with status {status['exit_code']} (os._exit or a C-level exit)"
             else:
                 reason = "stopped answering"
-        raise ProcessEnded(problem, f"the student process {reason}")
+        raise ProcessEnded(problem, f"the student process {reason}", cpu=cpu, waited=waited, backstop=backstop)
 
     def kill(self, *, status: bool = True, grace: float = 0.0) -> dict:
         """Kill the process group; with ``status``, wait for how the process ended.

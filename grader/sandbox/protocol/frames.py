@@ -13,6 +13,7 @@ import json
 import math
 import socket
 import struct
+import time
 
 import torch
 
@@ -45,9 +46,14 @@ class ProtocolError(Exception):
     """The other side sent something that is not a valid frame."""
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
     chunks = bytearray()
     while len(chunks) < n:
+        if deadline is not None:  # one deadline for the whole frame: a peer sending byte by byte cannot extend it
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("the frame did not arrive in time")
+            sock.settimeout(left)
         chunk = sock.recv(min(n - len(chunks), 1 << 20))
         if not chunk:
             raise EOFError("peer closed the connection")
@@ -64,24 +70,25 @@ def write_frame(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> N
     sock.sendall(b"".join(parts))
 
 
-def read_frame(sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES) -> tuple[dict, list[bytes]]:
-    header_len, n_blobs = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size))
+def read_frame(sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    """The next frame; with ``deadline`` (``time.monotonic()``), ``socket.timeout`` once it passes."""
+    header_len, n_blobs = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size, deadline))
     if header_len > MAX_HEADER_BYTES or n_blobs > 10_000:
         raise ProtocolError("frame header too large")
     budget = max_bytes - header_len
     try:
-        header = json.loads(_recv_exact(sock, header_len))
+        header = json.loads(_recv_exact(sock, header_len, deadline))
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"frame header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("frame header is not an object")
     blobs = []
     for _ in range(n_blobs):
-        (size,) = _BLOB_LEN.unpack(_recv_exact(sock, _BLOB_LEN.size))
+        (size,) = _BLOB_LEN.unpack(_recv_exact(sock, _BLOB_LEN.size, deadline))
         budget -= size
         if budget < 0:
             raise ProtocolError(f"frame larger than {max_bytes} bytes")
-        blobs.append(_recv_exact(sock, size))
+        blobs.append(_recv_exact(sock, size, deadline))
     return header, blobs
 
 
