@@ -143,7 +143,8 @@ def test_whose_fault():
 
     from grader.exchange import Opaque
     from grader.references import assignment2 as ref
-    from grader.engine.runner import grader_fault
+    from grader.engine.faults import grader_fault
+    from grader.engine.student import Starved
 
     course = ROOT / "tests"  # this file stands for a check file of the course
 
@@ -165,6 +166,7 @@ def test_whose_fault():
     assert grader_fault(*_raise_in_body(flaky), course) is False
     exc, tb, item = _raise_in_body(garbage)
     assert grader_fault(exc, tb, types.SimpleNamespace(obj=reference), course) is True  # not raised in the check's body
+    assert grader_fault(Starved("the machine was too busy"), None, item, course) is True
 
 
 def test_every_check_runs_under_the_grading_profile_whatever_its_own_settings():

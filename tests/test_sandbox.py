@@ -190,16 +190,14 @@ def test_the_whole_process_group_is_killed(fork_server, tmp_path):
         sleeper = student.call("forward", 1, 2, 3).value
         import time
 
-        for _ in range(100):  # its command line shows once the exec is through
-            if _sleepers():
-                break
+        give_up = time.monotonic() + 60  # its command line shows once the exec is through (slow on a busy machine)
+        while not _sleepers() and time.monotonic() < give_up:
             time.sleep(0.02)
         assert isinstance(sleeper, int) and len(_sleepers()) == 1
         with pytest.raises(SubmissionAbort, match="time limit"):
             student.call("mse_loss", 1, 2)
-        for _ in range(50):
-            if not _sleepers():
-                break
+        give_up = time.monotonic() + 60
+        while _sleepers() and time.monotonic() < give_up:
             time.sleep(0.05)
         assert not _sleepers(), "a process the submission started outlived it"
     finally:
@@ -266,7 +264,7 @@ def test_a_process_that_escapes_the_group_cannot_stall_the_grader(fork_server, t
     assert student.call("forward", 1, 2, 3).value == 1.0
     start = time.monotonic()
     student.close()
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 15  # never the grandchild's 30 s, however busy the machine
 
 
 MODULE_SOURCE = '''

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -28,9 +29,11 @@ def test_wheel_ships_no_solutions_and_checks_from_anywhere(tmp_path):
     work = tmp_path / "student"
     work.mkdir()
     (work / "linear_regression.py").write_text((ROOT / "solutions" / "assignment2" / "linear_regression.py").read_text())
-    proc = subprocess.run([str(python), "-m", "grader.cli", "check", "assignment2", "--json"], cwd=work, capture_output=True, text=True, timeout=300)
+    # The installed wheel, never a checkout that PYTHONPATH points at (as when the suite runs a worktree).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([str(python), "-m", "grader.cli", "check", "assignment2", "--json"], cwd=work, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["score"] == doc["max_score"] == 47
-    where = subprocess.run([str(python), "-c", "import grader.course as c; print(c.course_root())"], cwd=work, capture_output=True, text=True)
+    where = subprocess.run([str(python), "-c", "import grader.course as c; print(c.course_root())"], cwd=work, capture_output=True, text=True, env=env)
     assert where.stdout.strip().endswith("grader/_course"), where.stdout + where.stderr

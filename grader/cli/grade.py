@@ -26,7 +26,7 @@ def grade(
     assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
     dirs: List[Path] = typer.Argument(..., help="Folders whose every entry is one student's submission."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for grades.csv, results/ and feedback/."),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Wall seconds one check may take (student code included); a submission gets 12x, at least 60 s."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="CPU seconds one check may use in the student's processes (a submission's checks get 12x, at least 60 s); the wall clock is a safety net of 4x, at least 30 s."),
     memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes (default: the number of cores; one per 8 submissions at most)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Grade on the Dask cluster of this scheduler: its address (tcp://HOST:8786) or its scheduler file. Needs the `dask` extra."),
