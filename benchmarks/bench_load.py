@@ -12,10 +12,12 @@ run). Reports, per level, the time the batch took and the rows of
 the limit itself, so that it times out or not by a few percent of CPU time
 (which varies on a shared machine), load or no load.
 
-With ``--grader DIR`` the same runs use the grader found in ``DIR`` (an
-older checkout, e.g. ``git archive <commit> grader | tar -x -C DIR``) to
-show what the load did to its grades.
-Usage: python benchmarks/bench_load.py [SUBMISSIONS] [LEVELS] [--grader DIR]   (default 100, 0,3,6)
+With ``--grader DIR`` the same runs use the grader and course found in
+``DIR`` (an older checkout, e.g. ``git archive <commit> | tar -x -C DIR``)
+to show what the load did to its grades. With ``--nice N`` (N < 0, as root)
+the busy loops run at a higher priority than the grader, which then gets
+far less than its share of the cores.
+Usage: python benchmarks/bench_load.py [SUBMISSIONS] [LEVELS] [--grader DIR] [--nice N]   (default 100, 0,3,6)
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def build_class(folder: Path, n: int) -> int:
 
 
 @contextlib.contextmanager
-def busy(loops: int, seconds: float = 3600):
-    """``loops`` busy loops, ended (by their pids) when the block ends, or by themselves after ``seconds``."""
-    code = f"import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+def busy(loops: int, seconds: float = 3600, nice: int = 0):
+    """``loops`` busy loops, ended (by their pids) when the block ends, or by themselves after ``seconds``;
+    ``nice``: their scheduling priority (below 0, above the grader's: root only)."""
+    code = f"import os, time\nos.nice({nice})\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
     procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(loops)]
     try:
         yield
@@ -67,10 +70,10 @@ def rows(csv_text: str) -> dict[str, str]:
     return {line.split(",", 1)[0]: line for line in csv_text.splitlines()[1:]}
 
 
-def grade(folder: Path, out: Path, env: dict) -> float:
+def grade(folder: Path, out: Path, env: dict, cwd: Path) -> float:
     start = time.perf_counter()
     proc = subprocess.run(grader_cmd("grade", "assignment2", folder, "-o", out, "-j", 2, "--timeout", 1, "--quiet"),
-                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                          cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode not in (0, 1):
         sys.exit(f"grade failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -78,10 +81,15 @@ def grade(folder: Path, out: Path, env: dict) -> float:
 
 def main() -> None:
     args = sys.argv[1:]
-    env = dict(os.environ)
+    env, cwd, nice = dict(os.environ), ROOT, 0
+    if "--nice" in args:
+        i = args.index("--nice")
+        nice = int(args[i + 1])
+        del args[i:i + 2]
     if "--grader" in args:
         i = args.index("--grader")
-        env["PYTHONPATH"] = str(Path(args[i + 1]).resolve())
+        cwd = Path(args[i + 1]).resolve()  # `python -m` imports from its working folder first
+        env["PYTHONPATH"] = str(cwd)
         del args[i:i + 2]
     n = int(args[0]) if args else 100
     levels = [int(k) for k in (args[1] if len(args) > 1 else "0,3,6").split(",")]
@@ -89,19 +97,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         build_class(tmp / "class", n)
-        print(f"{n} submissions, {cores} cores, -j 2 --timeout 1, grader from {env.get('PYTHONPATH') or ROOT}", flush=True)
+        print(f"{n} submissions, {cores} cores, -j 2 --timeout 1, grader from {cwd}", flush=True)
         first = None
         for k in levels:
             out = tmp / f"out-{k}"
-            with busy(k * cores):
-                took = grade(tmp / "class", out, env)
+            with busy(k * cores, nice=nice):
+                took = grade(tmp / "class", out, env, cwd)
             book = rows((out / "grades.csv").read_text())
             if first is None:
                 first, differ = book, []
             else:
                 differ = sorted(name for name in first if book.get(name) != first[name])
             problems = sum(1 for line in book.values() if line.split(",")[3])
-            print(f"{k}x oversubscribed ({k * cores} busy loops): {took:.1f} s, {len(differ)} rows differ from the first run"
+            print(f"{k}x oversubscribed ({k * cores} busy loops{f' at nice {nice}' if nice and k else ''}): {took:.1f} s, {len(differ)} rows differ from the first run"
                   f" ({problems} rows with a problem code)", flush=True)
             for name in differ[:20]:
                 print(f"  {first[name]}\n  {book.get(name)}", flush=True)

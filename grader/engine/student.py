@@ -229,10 +229,12 @@ class Student:
             reading = max(process.last_cpu, cpu or 0.0)
             self._check_cpu = max(self._check_cpu, reading - self._cpu_base)
 
-    def _timeout_text(self, exc: ProcessEnded) -> str:
+    def _timeout_text(self, exc: ProcessEnded, *, metered: bool) -> str:
         """What a real timeout tells the student: the CPU seconds used, against which limit."""
         if exc.backstop:
             return f" ({self.limits.cpu_limit} s of CPU time per student process)"
+        if not metered:  # no CPU time to read here: wall time stood for it
+            return f" ({self._cpu_budget:.3g} s per check)"
         if exc.waited is not None and self._check_cpu < self._cpu_budget:
             return (f" (it used {self._check_cpu:.2f} s of CPU time in {self._check_wall:.0f} s: it was sleeping or "
                     f"waiting; the wall-clock limit of a check is {self._wall_budget:.3g} s)")
@@ -371,14 +373,14 @@ class Student:
         try:
             reply, reply_blobs = process.call(header, blobs, limit)
         except ProcessEnded as exc:
-            self._account(process, time.monotonic() - sent, exc.cpu)
+            self._account(process, exc.at - sent, exc.cpu)  # until it ended, not until it was reaped
             self._cleanup()
             if exc.problem in ("timeout", "starved") and self._failure is not None:
                 raise SubmissionAbort(self._failure, None) from None
             if exc.problem == "starved":
                 raise Starved(f"{fn}(): {exc.reason}") from None
             self.problems.add(exc.problem)
-            detail = self._timeout_text(exc) if exc.problem == "timeout" else ""
+            detail = self._timeout_text(exc, metered=process.metered) if exc.problem == "timeout" else ""
             raise SubmissionAbort(f"{fn}(): {exc.reason}{detail}", exc.problem) from None
         self._account(process, time.monotonic() - sent)
         return self._decode(fn, reply, reply_blobs)

@@ -31,6 +31,8 @@ class ProcessEnded(Exception):
         """The process tree's CPU reading when it ended (seconds since it started), where known."""
         self.waited = waited
         """Wall seconds of the wait that hit the safety net (None: it ended another way)."""
+        self.at = time.monotonic()
+        """When it ended (before the grader killed and reaped it, which may take a while on a busy machine)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ class StudentProcess:
     def _end(self, problem: str, reason: str | None, *, cpu: float | None = None, waited: float | None = None) -> None:
         """Kill the whole process group, reap it, and raise what happened."""
         killed_by_us = problem in ("timeout", "starved") or reason is not None
+        at = time.monotonic()
         if cpu is None and self.meter.enabled:
             cpu = self.meter.cpu()
         # The process went away by itself (EOF): give it a moment to end so that its own status
@@ -216,7 +219,9 @@ class StudentProcess:
                 reason = f"exited with status {status['exit_code']} (os._exit or a C-level exit)"
             else:
                 reason = "stopped answering"
-        raise ProcessEnded(problem, f"the student process {reason}", cpu=cpu, waited=waited, backstop=backstop)
+        ended = ProcessEnded(problem, f"the student process {reason}", cpu=cpu, waited=waited, backstop=backstop)
+        ended.at = at
+        raise ended
 
     def kill(self, *, status: bool = True, grace: float = 0.0) -> dict:
         """Kill the process group; with ``status``, wait for how the process ended.
