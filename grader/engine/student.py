@@ -202,13 +202,13 @@ class Student:
                                   "waiting for answers, a safety net for code that sleeps or blocks)", "timeout")
         if self._check_cpu < self._cpu_budget:  # the wall clock ran out: sleeping or blocked calls
             raise SubmissionAbort(
-                f"the check ran past its time limit: its calls took {self._check_wall:.0f} s while using only "
-                f"{self._check_cpu:.2f} s of CPU time (sleeping or waiting; the wall-clock limit is {self._wall_budget:.3g} s)",
+                f"the check ran past its time limit: its calls used only {self._check_cpu:.1f} s of CPU time in the "
+                f"wall-clock limit of {self._wall_budget:.3g} s (sleeping or waiting)",
                 "timeout",
             )
         if self._cpu_budget < self.limits.check_seconds:
             raise SubmissionAbort(f"the submission used up its total time budget ({self.limits.submission_seconds:g} s of CPU time)", "timeout")
-        raise SubmissionAbort(f"the check ran past its time limit: it used {self._check_cpu:.2f} s of CPU time (the limit is {self._cpu_budget:.3g} s)", "timeout")
+        raise SubmissionAbort(f"the check ran past its time limit: it used all {self._cpu_budget:.3g} s of CPU time a check may use", "timeout")
 
     def _limit(self, process: StudentProcess) -> Limit:
         """When the next wait for ``process`` must end: the check's CPU time left, and its wall-clock net."""
@@ -236,12 +236,14 @@ class Student:
         if not metered:  # no CPU time to read here: wall time stood for it
             return f" ({self._cpu_budget:.3g} s per check)"
         if exc.waited is not None and self._check_cpu < self._cpu_budget:
-            return (f" (it used {self._check_cpu:.2f} s of CPU time in {self._check_wall:.0f} s: it was sleeping or "
-                    f"waiting; the wall-clock limit of a check is {self._wall_budget:.3g} s)")
+            return (f" (it used only {self._check_cpu:.1f} s of CPU time in the wall-clock limit of {self._wall_budget:.3g} s "
+                    "of a check: it was sleeping or waiting)")
         if self._cpu_budget < self.limits.check_seconds:
-            return (f" (it used {self._check_cpu:.2f} s of CPU time; the submission's checks may use "
-                    f"{self.limits.submission_seconds:g} s of CPU time in all, and this one had {self._cpu_budget:.3g} s left)")
-        return f" (it used {self._check_cpu:.2f} s of CPU time; the limit is {self._cpu_budget:.3g} s of CPU time per check)"
+            return (f" (it used the {self._cpu_budget:.3g} s left of the {self.limits.submission_seconds:g} s of CPU time "
+                    "the submission's checks may use in all)")
+        # The CPU seconds used are the limit's: a reading a few hundredths past it would make the feedback of the
+        # same submission differ from run to run.
+        return f" (it used all {self._cpu_budget:.3g} s of CPU time a check may use)"
 
     # ------------------------------------------------------------ process
     def _start(self) -> StudentProcess:
@@ -284,9 +286,13 @@ class Student:
                 raise Starved(f"importing {self.module_name}.py: {exc.reason}") from None
             detail = ""
             if exc.problem == "timeout":
-                used = f"{exc.cpu:.2f} s of CPU time" if exc.cpu is not None else "its time"
-                detail = f" (it used {used}; the limit is {self.limits.import_seconds:g} s of CPU time"
-                detail += f", {self.limits.import_wall:g} s of wall-clock time)" if process.metered else ")"
+                if exc.cpu is None:
+                    detail = f" (the limit is {self.limits.import_seconds:g} s)"
+                elif exc.cpu >= self.limits.import_seconds:
+                    detail = f" (it used all {self.limits.import_seconds:g} s of CPU time an import may use)"
+                else:
+                    detail = (f" (it used only {exc.cpu:.1f} s of CPU time in the wall-clock limit of "
+                              f"{self.limits.import_wall:g} s: it was sleeping or waiting)")
             self._fail_import(f"importing {self.module_name}.py: {exc.reason}{detail}", exc.problem)
         if ready.get("op") == protocol.SANDBOX_FAILED:
             process.kill()
