@@ -9,6 +9,7 @@ import io
 import json
 import pathlib
 import struct
+import sys
 import zipfile
 
 import pytest
@@ -484,9 +485,15 @@ def test_an_exception_that_escapes_a_check_stops_that_student_not_the_loop(tmp_p
             pass
 
     done = {}
-    ids = run_checks(files=[tmp_path / "checks_public.py"], hidden_files=set(), rootdir=tmp_path,
-                     students=[Fake("alice"), Fake("bob"), Fake("carol")],
-                     on_done=lambda st, results: done.setdefault(st.submission.name, (st, results)))
+    before = set(sys.modules)
+    try:
+        ids = run_checks(files=[tmp_path / "checks_public.py"], hidden_files=set(), rootdir=tmp_path,
+                         students=[Fake("alice"), Fake("bob"), Fake("carol")],
+                         on_done=lambda st, results: done.setdefault(st.submission.name, (st, results)))
+    finally:  # this process may fork student processes later: it must not hold a checks module (see the launcher)
+        for name in set(sys.modules) - before:
+            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(tmp_path)):
+                del sys.modules[name]
     assert ids == ["f.one", "f.two"] and list(done) == ["alice", "bob", "carol"]
     for name in ("alice", "carol"):
         student, results = done[name]
