@@ -274,14 +274,13 @@ BROKEN = {  # student -> the problem code that flags them
     "notebook_not_json": "syntax", "notebook_json_list": "syntax", "notebook_huge": "import",
     "www.evil.example": "import", "file_names": "file_name", "-2+3+cmd": "stub",
 }
-CORRECT = {"alice", "bob_zip", "carol_lms", "dan_notebook", "erin_odd_metadata"}
+CORRECT = {"alice", "carol_lms", "dan_notebook", "erin_odd_metadata"}  # a top-level zip: test_submissions
 
 
 def _class(folder: pathlib.Path, *, broken: bool) -> pathlib.Path:
     folder.mkdir(parents=True)
     (folder / "alice").mkdir()
     (folder / "alice" / f"{MODULE}.py").write_text(SOLUTION)
-    (folder / "bob_zip.zip").write_bytes(zip_bytes({f"bob/{MODULE}.py": SOLUTION}))
     (folder / "carol_lms").mkdir()
     (folder / "carol_lms" / "Homework 2 - Carol.zip").write_bytes(
         zip_bytes({f"hw2/{MODULE}.py": SOLUTION, f"__MACOSX/hw2/._{MODULE}.py": "junk"}))
