@@ -146,6 +146,10 @@ def grade(
         for name in incomplete[:20]:
             for line in result.internal.get(name, []):
                 err.print(f"  {escape(name)}: the grader failed on {escape(line)}")
+    tampered = sorted(name for name, codes in result.problems.items() if "tampering" in codes)
+    if tampered and shard is None:
+        err.print(f"[bold red]tampering found in {len(tampered)} submissions[/] (problem `tampering`; grade.log has the "
+                  f"evidence): {escape(', '.join(tampered[:20]))}")
     raise typer.Exit(1 if result.failures or incomplete else 0)
 
 

@@ -35,6 +35,8 @@ class Record:
     """The grader's own error on this student (its type, message and traceback): no files, no row."""
     internal: tuple[str, ...] = ()
     """``"<check id>: <exception>"`` for each check the grader failed on (the row has the ``internal`` problem)."""
+    tampering: tuple[str, ...] = ()
+    """``"<check id>: <evidence>"`` for each check where the monitor found tampering: grade.log only."""
 
     @property
     def status(self) -> str:
@@ -56,6 +58,7 @@ def make(assignment: str, graded, key: str) -> Record:
             feedback_html=feedback.page(*parts),
             row=resume.row(graded.score, problems),
             internal=tuple(f"{r.id}: {r.detail}" for r in graded.results if r.outcome == "internal"),
+            tampering=tuple(f"{r.id}: {r.detail}" for r in graded.results if r.outcome != "internal" and r.detail),
         )
     except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
         return Record(student=graded.student, failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
@@ -87,6 +90,8 @@ class Writer:
         self.log(record.student, record.status, record.row["problems"] if record.row else ())
         for line in record.internal:
             self._log.write(f"{time.strftime('%H:%M:%S')} {record.student}: the grader failed on {line}\n")
+        for line in record.tampering:
+            self._log.write(f"{time.strftime('%H:%M:%S')} {record.student}: tampering found on {line}\n")
 
     def close(self) -> None:
         self._log.close()

@@ -166,6 +166,7 @@ class GradingPlugin:
                 self._student.problems.add("internal")
             elif isinstance(exc, _EXPECTED):
                 message = str(exc)
+                detail = getattr(exc, "evidence", "")  # tampering: the instructor's, never in feedback
                 if isinstance(exc, StudentError) and mark.get("hint") and exc.problem not in ("stub", "missing", "forbidden_api"):
                     message += f" Hint: {mark['hint']}"
             elif isinstance(exc, pytest.skip.Exception):

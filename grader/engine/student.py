@@ -24,7 +24,7 @@ import torch
 from grader.errors import SandboxError
 from grader.sandbox import limits as sandbox_limits
 from grader.sandbox import privileges, protocol
-from grader.sandbox.protocol import arguments, frames, results
+from grader.sandbox.protocol import arguments, frames, results, seals
 from grader.sandbox.policy import Limits
 from grader.sandbox.process import Limit, Output, ProcessEnded, StudentProcess
 from grader.submissions.submission import Submission
@@ -58,9 +58,11 @@ class SubmissionAbort(BaseException):
     A ``BaseException`` so that Hypothesis does not retry or shrink on it.
     """
 
-    def __init__(self, message: str, problem: str | None):
+    def __init__(self, message: str, problem: str | None, *, evidence: str = ""):
         super().__init__(message)
         self.problem = problem
+        self.evidence = evidence
+        """For ``tampering``: what the monitor found, for the instructor (a check's ``detail``), never the student."""
 
 
 @dataclass
@@ -77,6 +79,17 @@ class Call:
         return self._facts.get(id(tensor))
 
 
+
+
+def _key(text) -> bytes:
+    """The monitor's key from the ``sandboxed`` frame (sent before any student code ran)."""
+    try:
+        key = bytes.fromhex(text) if isinstance(text, str) else b""
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise SandboxError("the student process's monitor did not start (no key in its first frame)")
+    return key
 
 
 def _error_text(fn: str, module: str, error: dict) -> str:
@@ -139,6 +152,8 @@ class Student:
         """The process tree's CPU reading when this check's accounting started (None: not yet, or no process)."""
         self._failure: str | None = None
         self._reseed = True
+        self._tampered = False
+        """The monitor found tampering: no check of this submission runs again."""
 
     @property
     def import_failure(self) -> str | None:
@@ -279,11 +294,14 @@ class Student:
             ready, _ = process.receive(limit)
             if ready.get("op") == protocol.SANDBOXED:  # sent before any student code ran: believed
                 self.layers = ready.get("layers") if isinstance(ready.get("layers"), dict) else {}
+                process.key = _key(ready.get("key"))
                 ready, _ = process.receive(limit)
         except ProcessEnded as exc:
             if exc.problem == "starved":
                 self._cleanup()
                 raise Starved(f"importing {self.module_name}.py: {exc.reason}") from None
+            if exc.problem == "tampering":
+                self._tamper(exc.evidence)
             detail = ""
             if exc.problem == "timeout":
                 if exc.cpu is None:
@@ -311,6 +329,14 @@ class Student:
             self.problems.add("missing")
         self._process = process
         return process
+
+    def _tamper(self, evidence: str) -> None:
+        """The monitor found tampering: this check and every later one of the submission fail, with the evidence
+        for the instructor only."""
+        self._cleanup()
+        self._tampered = True
+        self.problems.add("tampering")
+        raise SubmissionAbort(seals.TAMPERING_MESSAGE, "tampering", evidence=evidence)
 
     def _fail_import(self, message: str, problem: str) -> None:
         self._cleanup()
@@ -351,6 +377,8 @@ class Student:
         """
         if on is None and fn not in self.functions:
             raise ValueError(f"{fn} is not a function of this assignment")
+        if self._tampered:
+            raise SubmissionAbort(seals.TAMPERING_MESSAGE, "tampering")
         self._over_budget()
         if self._process is None:
             self._start()  # importing the module tells which functions are missing
@@ -369,6 +397,8 @@ class Student:
 
     def describe(self, ref: arguments.Ref):
         """A kept object as data (a module's parameters, an optimizer's settings)."""
+        if self._tampered:
+            raise SubmissionAbort(seals.TAMPERING_MESSAGE, "tampering")
         self._over_budget()
         return self._exchange(ref.name, {"op": protocol.DESCRIBE, "name": ref.name}, []).value
 
@@ -385,6 +415,8 @@ class Student:
                 raise SubmissionAbort(self._failure, None) from None
             if exc.problem == "starved":
                 raise Starved(f"{fn}(): {exc.reason}") from None
+            if exc.problem == "tampering":
+                self._tamper(exc.evidence)
             self.problems.add(exc.problem)
             detail = self._timeout_text(exc, metered=process.metered) if exc.problem == "timeout" else ""
             raise SubmissionAbort(f"{fn}(): {exc.reason}{detail}", exc.problem) from None
@@ -392,6 +424,11 @@ class Student:
         return self._decode(fn, reply, reply_blobs)
 
     def _decode(self, fn: str, reply: dict, blobs: list[bytes]) -> Call:
+        forbidden = reply.get("_forbidden")
+        if isinstance(forbidden, str) and forbidden:
+            # The monitor saw a forbidden API during this call, whatever the reply says (the guard's exception
+            # may have been caught by the submission).
+            reply = {"ok": False, "error": {"type": "forbidden", "message": forbidden, "line": None, "problem": "forbidden_api"}}
         try:
             if not reply.get("ok"):
                 error = reply.get("error") if isinstance(reply.get("error"), dict) else {}

@@ -10,25 +10,39 @@ call the student function, send back what came out as data.
 from __future__ import annotations
 
 import builtins
-
+import gc
 import importlib.util
 import io
 import os
+import pdb
 import random
 import socket
 import sys
 import traceback
+import types
 
 import numpy as np
 import torch
 
-from grader.sandbox import limits, protocol
-from grader.sandbox.protocol import arguments, frames
-from grader.sandbox.protocol.results import Encoder, describe_error, printable, snapshot, type_name
+from grader.sandbox import integrity, limits, protocol
 from grader.sandbox.guard import ForbiddenCall, Guard
+from grader.sandbox.protocol import arguments, frames
+from grader.sandbox.protocol.results import Encoder, describe_error, named_parameters, printable, snapshot, type_name
 
-# Captured before any student code runs (the rest: grader.sandbox.protocol.results).
-_backward = torch.autograd.backward
+# Captured before any student code runs (the rest: grader.sandbox.protocol.results): torch's autograd engine itself
+# (a C object), the garbage collector's switches.
+_run_backward = torch.autograd.variable.Variable._execution_engine.run_backward
+_ones_like = torch.ones_like
+_enable_grad = torch.enable_grad
+_no_grad = torch.no_grad
+_gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
+_Tensor = torch.Tensor
+
+
+def _no_debugger(*args, **kwargs) -> None:
+    """``pdb.set_trace`` in a student process: a debugger left in a submission does nothing (its trace function
+    would end the process as tampering), and ``sys.breakpointhook`` (``breakpoint()``)."""
+
 
 
 def _forbidden(api: str) -> dict:
@@ -54,16 +68,19 @@ _MISSING = object()
 
 
 class Harness:
-    def __init__(self, sock: socket.socket, config: dict):
+    """The student process's side of the protocol. What decides a reply is never kept where student code can change
+    it: the forbidden-API groups and the channel are local variables of :meth:`serve` (a running frame's locals
+    cannot be rebound without a trace function, which the monitor forbids), each reply is encoded to bytes while
+    the garbage collector is off and the objects it describes are still held, and the monitor seals those bytes
+    (:mod:`grader.sandbox.integrity`)."""
+
+    def __init__(self, config: dict):
         self._builtins = dict(builtins.__dict__)  # before any student code runs
-        self.sock = sock
-        self.config = config
         self.filename = config["module_path"]
         self.module = None
         self.objects: dict[str, object] = {}
 
-    def import_module(self) -> dict:
-        name, path = self.config["module_name"], self.config["module_path"]
+    def import_module(self, name: str, path: str, functions: tuple) -> dict:
         try:
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
@@ -72,100 +89,104 @@ class Harness:
         except BaseException as exc:  # noqa: BLE001 - anything the module does is a result
             _restore_builtins(self._builtins)
             error = describe_error(exc, path)
-            if isinstance(exc, SyntaxError):
-                is_encoding = isinstance(exc.__cause__ or exc.__context__, UnicodeDecodeError) or (
-                    "codec" in error["message"] or "encoding" in error["message"]
-                )
+            if type(exc) in (SyntaxError, IndentationError, TabError):
+                context = exc.__cause__ or exc.__context__
+                is_encoding = type(context) is UnicodeDecodeError or "codec" in error["message"] or "encoding" in error["message"]
                 error["problem"] = "encoding" if is_encoding else "syntax"
-                error["line"] = exc.lineno
-            elif isinstance(exc, UnicodeDecodeError):
+                error["line"] = exc.lineno if type(exc.lineno) is int else None
+            elif type(exc) is UnicodeDecodeError:
                 error["problem"] = "encoding"
             elif error["problem"] != "memory":
                 error["problem"] = "import"
             return {"ok": False, "error": error}
         _restore_builtins(self._builtins)
         self.module = module
-        missing = [fn for fn in self.config["functions"] if not callable(getattr(module, fn, None))]
+        missing = [fn for fn in functions if not callable(self._attribute(module, fn))]
         return {"ok": True, "missing": missing}
+
+    @staticmethod
+    def _attribute(obj, name: str):
+        """``getattr(obj, name, None)`` where ``obj`` is the student's module (a module's own ``__getattr__`` may run:
+        the call runs student code anyway)."""
+        try:
+            return getattr(obj, name, None)
+        except Exception:  # noqa: BLE001
+            return None
 
     def _owners(self) -> dict[int, str]:
         """``id(parameter) -> "<kept name>.<parameter name>"`` over the kept modules."""
         owners = {}
         for name, obj in self.objects.items():
-            if isinstance(obj, torch.nn.Module):
-                for pname, p in torch.nn.Module.named_parameters(obj):
+            if issubclass(type(obj), torch.nn.Module):
+                found = named_parameters(obj)
+                for pname, p in (found[0] if found else ()):
                     owners[id(p)] = f"{name}.{pname}"
         return owners
 
-    def _target(self, request: dict):
-        if request.get("self") is not None:
-            return getattr(self.objects[request["self"]], request["fn"], None)
-        return getattr(self.module, request["fn"], None)
-
-    def describe(self, request: dict) -> tuple[dict, list[bytes]]:
-        enc = Encoder([], self._owners())
-        return {"ok": True, "result": enc.value(self.objects.get(request["name"]))}, enc.blobs
-
-    def call(self, request: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+    def describe(self, request: dict) -> bytes:
+        enabled = _gc_isenabled()
+        _gc_disable()
         try:
-            return self._call(request, blobs)
+            enc = Encoder((), self._owners())
+            return _sealed(frames.encode_frame({"ok": True, "result": enc.value(self.objects.get(request.get("name")))}, enc.blobs))
+        finally:
+            if enabled:
+                _gc_enable()
+
+    def call(self, request: dict, blobs: list[bytes], forbidden) -> bytes:
+        """The reply to a call request: one frame and its seal, as bytes."""
+        try:
+            reply = self._call(request, blobs, forbidden)
         finally:
             _restore_builtins(self._builtins)
+        return reply if type(reply) is bytes else _sealed(frames.encode_frame(reply))
 
-    def _call(self, request: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
-        fn = self._target(request)
-        if not callable(fn) and request.get("self") is not None:
-            message = printable(f"the {type_name(self.objects.get(request['self']))} object has no method {request['fn']}()")
-            return {"ok": False, "error": {"type": "AttributeError", "message": message, "line": None, "problem": None}}, []
+    def _call(self, request: dict, blobs: list[bytes], forbidden):
+        fn_name, on = request.get("fn"), request.get("self")
+        keep, backward, no_grad, seed = request.get("keep"), request.get("backward"), request.get("no_grad"), request.get("seed")
+        fn = self._attribute(self.objects.get(on), fn_name) if on is not None else self._attribute(self.module, fn_name)
+        if not callable(fn) and on is not None:
+            message = printable(f"the {type_name(self.objects.get(on))} object has no method {fn_name}()")
+            return {"ok": False, "error": {"type": "AttributeError", "message": message, "line": None, "problem": None}}
         if not callable(fn):
-            return {"ok": False, "error": {"type": "missing", "message": "", "line": None, "problem": "missing"}}, []
-        if request.get("seed") is not None:
-            _seed_all(int(request["seed"]))
+            return {"ok": False, "error": {"type": "missing", "message": "", "line": None, "problem": "missing"}}
+        if seed is not None:
+            _seed_all(int(seed))
         inputs: list = []
         try:
             args = [arguments.build(a, blobs, inputs, self.objects) for a in request.get("args", [])]
         except Exception as exc:  # noqa: BLE001 - e.g. a submission that broke torch at import
             error = describe_error(exc, self.filename)
             error.update(type="setup", problem=None, message=f"the check's inputs could not be built in your process ({error['type']}: {error['message']})")
-            return {"ok": False, "error": error}, []
-        before = [snapshot(t) for t in inputs]
-        group = self.config.get("forbidden", {}).get(request["fn"]) if request.get("self") is None else None
+            return {"ok": False, "error": error}
+        inputs = tuple(inputs)
+        before = tuple(snapshot(t) for t in inputs)
+        group = forbidden.get(fn_name) if on is None else None
         guard = Guard(group, student_file=self.filename) if group else None
+        result = None
         try:
             # Every call starts in grad mode as the check asks and leaves it as it found it.
-            grad_mode = torch.no_grad() if request.get("no_grad") else torch.enable_grad()
+            grad_mode = _no_grad() if no_grad else _enable_grad()
             if guard is not None:
                 try:
                     with grad_mode, guard:
                         result = fn(*args)
-                except ForbiddenCall:
-                    pass
-                if guard.hit is not None:
-                    return _forbidden(guard.hit), []
+                except ForbiddenCall as hit:
+                    _restore_builtins(self._builtins)
+                    return _forbidden(hit.args[0] if hit.args else "a forbidden API")
             else:
                 with grad_mode:
                     result = fn(*args)
-            if request.get("keep"):
-                self.objects[request["keep"]] = result
-            backward_error = None
-            if request.get("backward") is not None:
-                try:
-                    if type(result) is not torch.Tensor:
-                        raise TypeError("the result is not a tensor")
-                    if request["backward"] == "ones":
-                        grad_out = torch.ones_like(result)
-                    else:
-                        grad_out = arguments.build(request["backward"], blobs, [], self.objects)
-                    _backward(result, grad_out)
-                except Exception as exc:  # noqa: BLE001
-                    backward_error = describe_error(exc, self.filename)
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
             _restore_builtins(self._builtins)
-            if guard is not None and guard.hit is not None:
-                return _forbidden(guard.hit), []
-            return {"ok": False, "error": describe_error(exc, self.filename)}, []
+            return {"ok": False, "error": describe_error(exc, self.filename)}
         _restore_builtins(self._builtins)
+        if keep:
+            self.objects[keep] = result
+        enabled = _gc_isenabled()
+        _gc_disable()  # from here to the bytes of the reply, no student __del__ runs
         try:
+            backward_error = self._backward(result, backward, blobs) if backward is not None else None
             enc = Encoder(inputs, self._owners())
             reply = {
                 "ok": True,
@@ -173,33 +194,62 @@ class Harness:
                 "inputs": [enc.state(t, b) for t, b in zip(inputs, before)],
                 "backward_error": backward_error,
             }
-        except BaseException as exc:  # noqa: BLE001 - e.g. a module whose named_parameters raises
+            # Sealed here, while the objects it describes are held: a student __del__ that runs once they are
+            # dropped cannot undo, unseen, a change to the harness that the reply went through.
+            return _sealed(frames.encode_frame(reply, enc.blobs))
+        except BaseException as exc:  # noqa: BLE001 - e.g. a value that cannot be encoded
             error = describe_error(exc, self.filename)
             error.update(type="unreadable", problem=None, message=f"its result could not be read as data ({error['type']}: {error['message']})")
-            return {"ok": False, "error": error}, []
-        return reply, enc.blobs
+            return {"ok": False, "error": error}
+        finally:
+            if enabled:
+                _gc_enable()
 
-    def serve(self) -> None:
-        frames.write_frame(self.sock, {"op": protocol.READY, **self.import_module()})
+    def _backward(self, result, backward, blobs: list[bytes]) -> dict | None:
+        """Backpropagate from ``result`` with the autograd engine itself (torch's Python wrappers may be patched)."""
+        try:
+            if type(result) is not _Tensor:
+                raise TypeError("the result is not a tensor")
+            grad_out = _ones_like(result) if backward == "ones" else arguments.build(backward, blobs, [], self.objects)
+            with _enable_grad():
+                _run_backward((result,), (grad_out,), False, False, (), True, True)
+        except Exception as exc:  # noqa: BLE001
+            return describe_error(exc, self.filename)
+        return None
+
+    def serve(self, sock: socket.socket, config: dict) -> None:
+        """Import the module, then answer requests until the trusted side closes the channel."""
+        forbidden = types.MappingProxyType(dict(config.get("forbidden", {})))
+        functions = tuple(config["functions"])
+        ready = self.import_module(config["module_name"], config["module_path"], functions)
+        _send(sock, _sealed(frames.encode_frame({"op": protocol.READY, **ready})))
         while True:
             try:
-                request, blobs = frames.read_frame(self.sock)
+                request, blobs = frames.read_frame(sock)
             except EOFError:
                 return
-            if request.get("op") == protocol.CALL:
-                reply, out_blobs = self.call(request, blobs)
-            elif request.get("op") == protocol.DESCRIBE:
-                reply, out_blobs = self.describe(request)
-            else:
-                return
+            op = request.get("op")
             try:
-                _flush_stdio()
-                frames.write_frame(self.sock, reply, out_blobs)
+                if op == protocol.CALL:
+                    data = self.call(request, blobs, forbidden)
+                elif op == protocol.DESCRIBE:
+                    data = self.describe(request)
+                else:
+                    return
             except (ValueError, TypeError, OverflowError) as exc:
-                frames.write_frame(
-                    self.sock,
-                    {"ok": False, "error": {"type": "unsendable", "message": printable(str(exc)), "line": None, "problem": None}},
-                )
+                data = _sealed(frames.encode_frame(
+                    {"ok": False, "error": {"type": "unsendable", "message": printable(str(exc)), "line": None, "problem": None}}))
+            _flush_stdio()
+            _send(sock, data)
+
+
+def _sealed(data: bytes) -> bytes:
+    """``data`` (one whole frame) followed by the monitor's seal of it."""
+    return data + frames.raw_frame(integrity.seal(data))
+
+
+def _send(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(payload)
 
 
 def _flush_stdio() -> None:
@@ -248,9 +298,11 @@ def run(sock: socket.socket, output_fd: int, config: dict, layers: dict | None =
     except BaseException as exc:  # noqa: BLE001 - report, never run unconfined
         frames.write_frame(sock, {"op": protocol.SANDBOX_FAILED, "message": printable(f"{type(exc).__name__}: {exc}")})
         return
-    frames.write_frame(sock, {"op": protocol.SANDBOXED, "layers": layers})
+    pdb.set_trace = sys.breakpointhook = _no_debugger
+    # No local keeps the key: the frames below the student's code are theirs to read.
+    frames.write_frame(sock, {"op": protocol.SANDBOXED, "layers": layers, "key": integrity.install(sock.fileno(), frames.PREFIX).hex()})
     try:
-        Harness(sock, config).serve()
+        Harness(config).serve(sock, config)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass
     except BaseException:  # noqa: BLE001 - the harness itself broke: say so on stderr (discarded in grade)

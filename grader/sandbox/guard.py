@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 import torch
 import torch.autograd.grad_mode as _grad_mode
+
+from grader.sandbox.integrity import FORBIDDEN
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 
@@ -57,44 +60,55 @@ def _autograd_codes() -> dict:
     }
 
 
+def _profile(frame, event, arg, _files=(), _codes=None, _set_grad_init=None, _student_file="", _autograd=False,
+             _audit=sys.audit, _forbidden=FORBIDDEN, _stop=ForbiddenCall, _module_name=_module_name, _getattr=getattr):
+    """The profile function of a guarded call (a copy per guard, :class:`Guard`). Its state is in positional
+    defaults, an immutable tuple that only an audited assignment replaces (the monitor ends the process on it),
+    and it looks up no global or builtin name, so nothing a submission rebinds changes what it sees. A hit is reported to the monitor (:mod:`grader.sandbox.integrity`) before the
+    call is stopped: swallowing :class:`ForbiddenCall` does not hide it."""
+    if event == "call":
+        code = frame.f_code
+        name = None
+        if code.co_filename.startswith(_files):
+            name = _module_name(code.co_filename) + "." + code.co_name
+        else:
+            name = _codes.get(code)
+            caller = frame.f_back
+            from_student = caller is not None and caller.f_code.co_filename == _student_file
+            if name == "torch.enable_grad" and not from_student:
+                name = None  # torch's own no_grad.__exit__ restoring grad mode
+            elif code is _set_grad_init and from_student and frame.f_locals.get("mode"):
+                name = "torch.set_grad_enabled(True)"
+        if name is not None:
+            _audit(_forbidden, name)
+            raise _stop(name)
+    elif event == "c_call" and _autograd:
+        name = _getattr(arg, "__name__", "")
+        # run_backward from anywhere (its Python callers are forbidden already); switching grad mode on, from the
+        # student's code only (torch's context managers do it too).
+        if name == "run_backward" or (name == "_set_grad_enabled" and frame.f_code.co_filename == _student_file):
+            name = f"the autograd engine ({name})"
+            _audit(_forbidden, name)
+            raise _stop(name)
+
+
 class Guard:
-    """Context manager: while active, a call into ``group``'s APIs is recorded in ``hit`` and stopped."""
+    """Context manager: while active, a call into ``group``'s APIs is reported to the monitor and stopped.
+
+    The guard does not remove itself on a hit (CPython removes a profile function that raised); every hit of the
+    call is the monitor's to report, in the seal of the reply.
+    """
 
     def __init__(self, group: str, *, student_file: str):
         if group not in ("functional", "autograd"):
             raise ValueError(f"unknown forbidden-API group {group!r}")
         self.group = group
-        self.student_file = student_file
-        self.hit: str | None = None
-        self._files = _functional_files()
-        self._codes = _autograd_codes() if group == "autograd" else {}
-        self._set_grad_init = _grad_mode.set_grad_enabled.__init__.__code__ if group == "autograd" else None
-
-    def _from_student(self, frame) -> bool:
-        """Whether the student's code made this call (``no_grad.__exit__`` restoring grad mode did not)."""
-        caller = frame.f_back
-        return caller is not None and caller.f_code.co_filename == self.student_file
-
-    def _stop(self, name: str) -> None:
-        if self.hit is None:
-            self.hit = name
-        sys.setprofile(None)
-        raise ForbiddenCall(name)
-
-    def _profile(self, frame, event, arg) -> None:
-        if event == "call":
-            code = frame.f_code
-            if code.co_filename.startswith(self._files):
-                self._stop(f"{_module_name(code.co_filename)}.{code.co_name}")
-            name = self._codes.get(code)
-            if name is not None and (name != "torch.enable_grad" or self._from_student(frame)):
-                self._stop(name)
-            if code is self._set_grad_init and frame.f_locals.get("mode") and self._from_student(frame):
-                self._stop("torch.set_grad_enabled(True)")
-        elif event == "c_call" and self.group == "autograd" and frame.f_code.co_filename == self.student_file:
-            name = getattr(arg, "__name__", "")
-            if name in ("run_backward", "_set_grad_enabled"):
-                self._stop(f"the autograd engine ({name})")
+        autograd = group == "autograd"
+        codes = types.MappingProxyType(_autograd_codes() if autograd else {})
+        set_grad_init = _grad_mode.set_grad_enabled.__init__.__code__ if autograd else None
+        defaults = (_functional_files(), codes, set_grad_init, student_file, autograd, sys.audit, FORBIDDEN,
+                    ForbiddenCall, _module_name, getattr)
+        self._profile = types.FunctionType(_profile.__code__, _profile.__globals__, "_guard", defaults)
 
     def __enter__(self) -> "Guard":
         sys.setprofile(self._profile)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from grader.sandbox import cputime
-from grader.sandbox.protocol import frames
+from grader.sandbox.protocol import frames, seals
 
 
 class ProcessEnded(Exception):
@@ -21,10 +21,12 @@ class ProcessEnded(Exception):
     """
 
     def __init__(self, problem: str, reason: str, *, cpu: float | None = None, waited: float | None = None,
-                 backstop: bool = False):
+                 backstop: bool = False, evidence: str = ""):
         super().__init__(reason)
         self.problem = problem
         self.reason = reason
+        self.evidence = evidence
+        """For ``tampering``: what the monitor found (the instructor's, never the student's feedback)."""
         self.backstop = backstop
         """The kernel's CPU time limit of one process (RLIMIT_CPU) ended it, not the grader's accounting."""
         self.cpu = cpu
@@ -101,6 +103,9 @@ class StudentProcess:
         self.alive = True
         self.meter = cputime.TreeMeter(self.pid)
         self._sampled = time.monotonic()
+        self.key: bytes | None = None
+        """The monitor's key (:mod:`grader.sandbox.protocol.seals`): once set, every frame must come sealed."""
+        self._next_seal = 0
 
     def _drain(self) -> None:
         try:
@@ -150,7 +155,10 @@ class StudentProcess:
                     self._drain()
             if any(key.data == "sock" for key, _ in events):
                 try:
-                    frame = frames.read_frame(self._sock, deadline=limit.wall)
+                    raw = bytearray() if self.key is not None else None
+                    frame = frames.read_frame(self._sock, deadline=limit.wall, raw=raw)
+                    if raw is not None:
+                        frame = self._unseal(frame, bytes(raw), frames.read_frame(self._sock, deadline=limit.wall)[0])
                 except (EOFError, ConnectionError):
                     self._end("crash", None)
                 except socket.timeout:
@@ -167,6 +175,25 @@ class StudentProcess:
                     first = (self._sampled, sample)
                 if sample.cpu >= limit.cpu:
                     self._end("timeout", None, cpu=sample.cpu)
+
+    def _unseal(self, frame: tuple[dict, list[bytes]], raw: bytes, seal: dict) -> tuple[dict, list[bytes]]:
+        """``frame`` once its seal checks out; the process ends as ``tampering`` when it does not, or when the
+        monitor's verdict says so."""
+        try:
+            checked = seals.check(self.key, self._next_seal, raw, seal)
+        except seals.SealError as exc:
+            self._end("tampering", seals.TAMPERING_MESSAGE, evidence=str(exc))
+        except seals.Replayed:
+            self._end("crash", "answered twice: a copy of the grader's harness in a process it forked answered too")
+        self._next_seal += 1
+        if checked.verdict == "tampering":
+            self._end("tampering", seals.TAMPERING_MESSAGE, evidence=checked.evidence)
+        if checked.verdict == "forbidden":
+            self._end("forbidden_api", f"called {checked.forbidden} in a process it forked, which this assignment forbids")
+        header, blobs = frame
+        if checked.forbidden:
+            header = {**header, "_forbidden": checked.forbidden}
+        return header, blobs
 
     def _past_wall(self, limit: Limit, first, started: float, now: float) -> None:
         """The wall-clock safety net ran out: a timeout, or starvation (see :meth:`receive`)."""
@@ -195,7 +222,8 @@ class StudentProcess:
             self._end("crash", None)
         return self.receive(limit)
 
-    def _end(self, problem: str, reason: str | None, *, cpu: float | None = None, waited: float | None = None) -> None:
+    def _end(self, problem: str, reason: str | None, *, cpu: float | None = None, waited: float | None = None,
+             evidence: str = "") -> None:
         """Kill the whole process group, reap it, and raise what happened."""
         killed_by_us = problem in ("timeout", "starved") or reason is not None
         at = time.monotonic()
@@ -219,7 +247,10 @@ class StudentProcess:
                 reason = f"exited with status {status['exit_code']} (os._exit or a C-level exit)"
             else:
                 reason = "stopped answering"
-        ended = ProcessEnded(problem, f"the student process {reason}", cpu=cpu, waited=waited, backstop=backstop)
+        if problem == "tampering":
+            ended = ProcessEnded(problem, reason, evidence=evidence)
+        else:
+            ended = ProcessEnded(problem, f"the student process {reason}", cpu=cpu, waited=waited, backstop=backstop)
         ended.at = at
         raise ended
 

@@ -13,6 +13,7 @@ sides, and keeping them side by side is what keeps them in step.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,49 +21,93 @@ import torch
 
 from grader.sandbox.protocol import frames
 
-# Captured before any student code runs: C-level accessors a submission
-# cannot replace (the C type is immutable), so what we report is what is.
+# Captured before any student code runs: C-level accessors a submission cannot replace (TensorBase is an immutable C
+# type), so what we report is what is. Everything below that reads a student's object uses only these, methods of
+# exact built-in types and this module's own code (whose every name the monitor checks before a reply is sealed):
+# never an attribute lookup that could land in a class, property or metaclass the submission wrote.
 _TB = torch._C.TensorBase
 _requires_grad = _TB.requires_grad.__get__
 _is_leaf = _TB.is_leaf.__get__
 _grad_fn = _TB.grad_fn.__get__
 _grad = _TB.grad.__get__
+_retains_grad = _TB.retains_grad.__get__
+_shape = _TB.shape.__get__
+_dtype = _TB.dtype.__get__
 _data_ptr = _TB.data_ptr
+_numel = _TB.numel
+_element_size = _TB.element_size
+_stride = _TB.stride
+_detach = _TB.detach
 _version = _TB._version.__get__
 _no_torch_function = torch._C.DisableTorchFunction
+_Tensor = torch.Tensor
 _Parameter = torch.nn.Parameter
+_Module = torch.nn.Module
+_Optimizer = torch.optim.Optimizer
+_ndarray = np.ndarray
+_ascontiguousarray = np.ascontiguousarray
+_type_dict = type.__dict__["__dict__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_type_qualname = type.__dict__["__qualname__"].__get__
+_instance_dict = object.__getattribute__
+_exception_args = BaseException.__dict__["args"].__get__
+_exception_traceback = BaseException.__dict__["__traceback__"].__get__
+_NP_SCALARS = frozenset(t for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
+                                    np.uint8, np.uint16, np.uint32, np.uint64, np.bool_))
+#: Attributes of an ``nn.Module`` or optimizer the encoder reads from the instance's own dict; a class of the
+#: submission's that defines any of them (or these) is described by its type only.
+_MODULE_ATTRS = ("__dict__", "__getattribute__", "_parameters", "_modules", "training")
+_OPTIMIZER_ATTRS = ("__dict__", "__getattribute__", "param_groups")
 
 MAX_ITEMS = 10_000
 MAX_DEPTH = 6
 MAX_TEXT = 300
 
 
+def _is_str(value) -> bool:
+    cls = type(value)
+    return cls is str or issubclass(cls, str)
+
+
 def printable(value: object, limit: int = MAX_TEXT) -> str:
-    """A short printable rendering of a string the student controls."""
-    try:
-        s = str.__str__(value) if isinstance(value, str) else ""
-    except Exception:  # noqa: BLE001 - hostile __str__
-        s = ""
-    s = "".join(ch if ch.isprintable() else "?" for ch in s[: limit + 1])
+    """A short printable rendering of a string the student controls (anything else: empty)."""
+    s = str.__str__(value)[: limit + 1] if _is_str(value) else ""
+    s = "".join(ch if ch.isprintable() else "?" for ch in s)
     return s if len(s) <= limit else s[:limit] + "..."
 
 
 def type_name(value: object) -> str:
+    """``module.QualName`` of the value's class, read without running any code of the class or its metaclass."""
     cls = type(value)
-    return printable(f"{cls.__module__}.{cls.__qualname__}", 80)
+    return printable(f"{printable(_type_module(cls), 40)}.{printable(_type_qualname(cls), 60)}", 80)
+
+
+def _plain_attrs(obj, names: tuple, base: type) -> dict | None:
+    """The instance dict of ``obj`` when no class of its own between it and ``base`` defines any of ``names``
+    (so reading them runs none of the submission's code), else None."""
+    for klass in _type_mro(type(obj)):
+        if klass is base:
+            break
+        namespace = _type_dict(klass)
+        for name in names:
+            if name in namespace:
+                return None
+    attrs = _instance_dict(obj, "__dict__")
+    return attrs if type(attrs) is dict else None
 
 
 def _memory_span(x) -> tuple[int, int] | None:
     """``(start, end)`` byte addresses of a tensor's or array's elements, None when empty."""
-    if isinstance(x, np.ndarray):
+    if type(x) is _ndarray:
         if x.size == 0:
             return None
         ptr, shape, strides, size = x.__array_interface__["data"][0], x.shape, x.strides, x.itemsize
     else:
-        if x.numel() == 0:
+        if _numel(x) == 0:
             return None
-        size = x.element_size()
-        ptr, shape, strides = _data_ptr(x), x.shape, [st * size for st in x.stride()]
+        size = _element_size(x)
+        ptr, shape, strides = _data_ptr(x), tuple(_shape(x)), [st * size for st in _stride(x)]
     low = ptr + sum((n - 1) * st for n, st in zip(shape, strides) if st < 0)
     high = ptr + sum((n - 1) * st for n, st in zip(shape, strides) if st > 0) + size
     return low, high
@@ -72,7 +117,7 @@ class Encoder:
     """Student side: what a call produced (its result, its inputs afterwards, kept objects) as data, read through
     the C-level accessors captured before any student code ran."""
 
-    def __init__(self, inputs: list, owners: dict[int, str] | None = None):
+    def __init__(self, inputs: tuple, owners: dict[int, str] | None = None):
         self.inputs = inputs
         self.owners = owners or {}
         self.blobs: list[bytes] = []
@@ -87,34 +132,44 @@ class Encoder:
                 return i
         return None
 
-    def module(self, m: torch.nn.Module) -> dict:
-        params = [[printable(name, 120), self.tensor(p)] for name, p in torch.nn.Module.named_parameters(m)]
-        children = [[printable(name, 120), type_name(c)] for name, c in torch.nn.Module.named_children(m)]
-        return {"t": "module", "type": type_name(m), "params": params[:100], "children": children[:100], "training": bool(m.training)}
+    def module(self, m) -> dict:
+        found = named_parameters(m)
+        if found is None:
+            return {"t": "object", "type": type_name(m), "note": "a module whose attributes the grader cannot read safely"}
+        params, children, training = found
+        return {"t": "module", "type": type_name(m), "params": [[printable(n, 120), self.tensor(p)] for n, p in params[:100]],
+                "children": [[printable(n, 120), type_name(c)] for n, c in children[:100]], "training": training}
 
-    def optimizer(self, opt: torch.optim.Optimizer) -> dict:
+    def optimizer(self, opt) -> dict:
+        attrs = _plain_attrs(opt, _OPTIMIZER_ATTRS, _Optimizer)
+        groups_list = None if attrs is None else attrs.get("param_groups")
+        if type(groups_list) is not list:
+            return {"t": "object", "type": type_name(opt), "note": "an optimizer whose settings the grader cannot read safely"}
         groups = []
-        for group in list(opt.param_groups)[:10]:
+        for group in groups_list[:10]:
+            if type(group) is not dict:
+                continue
             settings = {}
-            for key, value in group.items():
-                if key == "params":
+            for key, value in dict.items(group):
+                if not _is_str(key) or str.__str__(key) == "params":
                     continue
                 if value is None or type(value) in (bool, int, float):
                     settings[printable(key, 40)] = value
                 else:
                     settings[printable(key, 40)] = type_name(value)
-            owners = [self.owners.get(id(p)) for p in list(group["params"])[:100]]
-            groups.append({"settings": settings, "params": owners})
+            params = dict.get(group, "params")
+            params = list.copy(params) if type(params) is list else []
+            groups.append({"settings": settings, "params": [self.owners.get(id(p)) for p in params[:100]]})
         return {"t": "optimizer", "type": type_name(opt), "groups": groups}
 
-    def tensor(self, t: torch.Tensor) -> dict:
+    def tensor(self, t) -> dict:
         with _no_torch_function():
-            plain = _TB.detach(t)
+            plain = _detach(t)
             self.blobs.append(frames.tensor_bytes(plain))
             desc = {
                 "t": "tensor",
-                "dtype": frames.DTYPE_NAMES.get(plain.dtype, str(plain.dtype)),
-                "shape": list(plain.shape),
+                "dtype": frames.DTYPE_NAMES.get(_dtype(plain), "unknown"),
+                "shape": list(_shape(plain)),
                 "blob": len(self.blobs) - 1,
                 "requires_grad": bool(_requires_grad(t)),
                 "is_leaf": bool(_is_leaf(t)),
@@ -134,24 +189,24 @@ class Encoder:
             return {"t": "int", "v": v if -(2**63) <= v < 2**63 else float(v)}
         if issubclass(cls, float):  # float, numpy.float64 and float subclasses
             return {"t": "float", "v": float.__float__(v), "type": type_name(v), "is_float": True}
-        if cls is torch.Tensor or cls is _Parameter:
+        if cls is _Tensor or cls is _Parameter:
             return self.tensor(v)
-        if issubclass(cls, torch.Tensor):
+        if issubclass(cls, _Tensor):
             return {"t": "object", "type": type_name(v), "note": "a torch.Tensor subclass"}
-        if cls is np.ndarray and v.dtype.kind in "biufc" and v.dtype.name in frames.DTYPES:
-            self.blobs.append(np.ascontiguousarray(v).tobytes())
+        if cls is _ndarray and v.dtype.kind in "biufc" and v.dtype.name in frames.DTYPES:
+            self.blobs.append(_ascontiguousarray(v).tobytes())
             return {
                 "t": "ndarray", "dtype": v.dtype.name, "shape": list(v.shape), "blob": len(self.blobs) - 1,
                 "same_as_input": next((i for i, x in enumerate(self.inputs) if x is v), None),
                 "shares_input": self._shares_input(v),
             }
-        if issubclass(cls, torch.nn.Module):
+        if issubclass(cls, _Module):
             return self.module(v)
-        if issubclass(cls, torch.optim.Optimizer):
+        if issubclass(cls, _Optimizer):
             return self.optimizer(v)
-        if issubclass(cls, np.generic) and v.dtype.kind in "biuf":
+        if cls in _NP_SCALARS:
             return {"t": "npscalar", "v": v.item(), "type": type_name(v)}
-        if depth < MAX_DEPTH and (cls is list or issubclass(cls, tuple)):
+        if depth < MAX_DEPTH and (cls is list or cls is tuple):
             n = list.__len__(v) if cls is list else tuple.__len__(v)
             get = list.__getitem__ if cls is list else tuple.__getitem__
             items = [self.value(get(v, i), depth + 1) for i in range(min(n, MAX_ITEMS))]
@@ -163,50 +218,98 @@ class Encoder:
             }
         return {"t": "object", "type": type_name(v)}
 
-    def state(self, t, before: dict) -> dict:
-        """How an input tensor (or array) looks after the call, compared with before it."""
-        if isinstance(t, np.ndarray):
+    def state(self, t, before: tuple) -> dict:
+        """How an input tensor (or array) looks after the call, compared with ``before`` (:func:`snapshot`)."""
+        if type(t) is _ndarray:
             return {"value": self.value(t)}
         grad = _leaf_grad(t)
         with _no_torch_function():
             return {
                 "value": self.tensor(t),
                 "grad": None if grad is None else self.tensor(grad),
-                "grad_same_object": grad is not None and grad is before["grad"],
-                "storage_same": t.numel() == 0 or _data_ptr(t) == before["ptr"],
-                "version_changed": _version(t) != before["version"],
+                "grad_same_object": grad is not None and grad is before[0],
+                "storage_same": _numel(t) == 0 or _data_ptr(t) == before[1],
+                "version_changed": _version(t) != before[2],
             }
+
+
+def named_parameters(m, limit: int = 1000):
+    """``([(name, tensor)...], [(name, child)...], training)`` of an ``nn.Module``, like ``named_parameters`` and
+    ``named_children`` (shared modules and parameters once), read from the instances' own dicts; None when a class
+    of the submission's redefines what that reads."""
+    params, seen_params, seen_modules = [], set(), set()
+    todo = [("", m)]
+    top_children, training = None, None
+    while todo and len(params) < limit:
+        prefix, module = todo.pop(0)
+        if id(module) in seen_modules:
+            continue
+        seen_modules.add(id(module))
+        attrs = _plain_attrs(module, _MODULE_ATTRS, _Module)
+        if attrs is None:
+            return None
+        own, children = attrs.get("_parameters"), attrs.get("_modules")
+        if type(own) is not dict or type(children) is not dict:
+            return None
+        for name, p in dict.items(own):
+            if p is not None and (type(p) is _Parameter or type(p) is _Tensor) and id(p) not in seen_params:
+                seen_params.add(id(p))
+                params.append((prefix + printable(name, 120), p))
+        kids = [(printable(name, 120), c) for name, c in dict.items(children) if c is not None and issubclass(type(c), _Module)]
+        if top_children is None:
+            top_children, training = kids, attrs.get("training") is True
+        todo[0:0] = [(prefix + name + ".", c) for name, c in kids]
+    return params, top_children, training
 
 
 def _leaf_grad(t: torch.Tensor):
     """``t.grad`` where it exists (reading it on a non-leaf makes torch print a warning)."""
-    return _grad(t) if _is_leaf(t) or t.retains_grad else None
+    return _grad(t) if _is_leaf(t) or _retains_grad(t) else None
 
 
-def snapshot(t) -> dict:
-    """What :meth:`Encoder.state` compares an input with after the call (taken before it)."""
-    if isinstance(t, np.ndarray):
-        return {}
-    return {
-        "grad": _leaf_grad(t),
-        "ptr": _data_ptr(t) if t.numel() else 0,
-        "version": _version(t),
-    }
+def snapshot(t) -> tuple:
+    """What :meth:`Encoder.state` compares an input with after the call (taken before it): its gradient object,
+    data pointer and version counter, as a tuple nothing can change."""
+    if type(t) is _ndarray:
+        return ()
+    return (_leaf_grad(t), _data_ptr(t) if _numel(t) else 0, _version(t))
 
 
 
 def _is_memory_error(exc: BaseException) -> bool:
-    if isinstance(exc, MemoryError):
+    if issubclass(type(exc), MemoryError):
         return True
-    msg = printable(str(exc) if isinstance(exc, RuntimeError) else "", 2000)
-    return isinstance(exc, RuntimeError) and (
-        "can't allocate memory" in msg or "DefaultCPUAllocator" in msg or "out of memory" in msg
-    )
+    msg = _message(exc) if issubclass(type(exc), RuntimeError) else ""
+    return "can't allocate memory" in msg or "DefaultCPUAllocator" in msg or "out of memory" in msg
+
+
+#: Exception classes whose ``__str__`` is CPython's own (C) code: safe to call on an exception whose arguments are
+#: plain data.
+_BUILTIN_EXCEPTIONS = frozenset(v for v in vars(builtins).values() if isinstance(v, type) and issubclass(v, BaseException))
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
+def _message(exc: BaseException) -> str:
+    """The exception's message, built without running any code of the submission's: CPython's own ``__str__`` for
+    an exception whose ``__str__`` comes from a built-in class and whose arguments are plain data."""
+    args = _exception_args(exc)
+    if type(args) is not tuple or not all(type(a) in _PLAIN or (type(a) is tuple and all(type(b) in _PLAIN for b in a))
+                                          for a in args):
+        return ""
+    for klass in _type_mro(type(exc)):
+        if "__str__" in _type_dict(klass):
+            if klass in _BUILTIN_EXCEPTIONS:
+                try:
+                    return printable(klass.__str__(exc), 2000)
+                except Exception:  # noqa: BLE001 - e.g. an OSError subclass with odd attributes
+                    return ""
+            return printable(args[0], 2000) if len(args) == 1 and type(args[0]) is str else ""
+    return ""
 
 
 def _student_line(exc: BaseException, filename: str) -> int | None:
     line = None
-    tb = exc.__traceback__
+    tb = _exception_traceback(exc)
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == filename:
             line = tb.tb_lineno
@@ -215,19 +318,16 @@ def _student_line(exc: BaseException, filename: str) -> int | None:
 
 
 def describe_error(exc: BaseException, filename: str) -> dict:
-    """What the parent may learn of an exception: its type, a short message, the line."""
+    """What the parent may learn of an exception: its type, a short message, the line (no code of the
+    submission's runs to find out)."""
     problem = None
-    if isinstance(exc, NotImplementedError):
+    if issubclass(type(exc), NotImplementedError):
         problem = "stub"
     elif _is_memory_error(exc):
         problem = "memory"
-    try:
-        message = printable(str(exc))
-    except BaseException:  # noqa: BLE001 - hostile __str__
-        message = ""
     return {
-        "type": printable(type(exc).__name__, 80),
-        "message": message,
+        "type": printable(_type_qualname(type(exc)).rsplit(".", 1)[-1] if _is_str(_type_qualname(type(exc))) else "", 80),
+        "message": printable(_message(exc)),
         "line": _student_line(exc, filename),
         "problem": problem,
     }
