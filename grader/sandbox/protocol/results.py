@@ -206,7 +206,7 @@ class Encoder:
             return self.optimizer(v)
         if cls in _NP_SCALARS:
             return {"t": "npscalar", "v": v.item(), "type": type_name(v)}
-        if depth < MAX_DEPTH and (cls is list or cls is tuple):
+        if depth < MAX_DEPTH and (cls is list or issubclass(cls, tuple)):  # a namedtuple too: read through tuple's C slots
             n = list.__len__(v) if cls is list else tuple.__len__(v)
             get = list.__getitem__ if cls is list else tuple.__getitem__
             items = [self.value(get(v, i), depth + 1) for i in range(min(n, MAX_ITEMS))]
