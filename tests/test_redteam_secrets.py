@@ -28,6 +28,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -235,8 +236,6 @@ def run_and_scan(args: list, *, env: dict, cwd: Path, needles: list[bytes], dask
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd, env={**os.environ, **env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out_parts = []
-    import threading
-
     reader = threading.Thread(target=lambda: out_parts.append(proc.communicate(timeout=300)))
     reader.start()
     deadline = time.monotonic() + 300
@@ -350,3 +349,42 @@ def test_check_leaks_nothing_of_the_machine_it_runs_on(tmp_path):
     assert doc["score"] == doc["max_score"] > 0
     text = proc.stdout.replace(str(cwd / "linear_regression.py"), "")  # the student's own path, in their own terminal
     _assert_clean(proc, scan, text + proc.stderr, {"environment": env_secret})
+
+
+VIEW = '''
+import json, os, torch
+def forward(x, w, b):
+    seen = {"/": sorted(os.listdir("/")), "/tmp": sorted(os.listdir("/tmp")), "mountinfo": open("/proc/self/mountinfo").read(),
+            "environ": open("/proc/self/environ").read(), "cmdline": open("/proc/self/cmdline").read(), "procs": [p for p in os.listdir("/proc") if p.isdigit()]}
+    return torch.tensor(list(json.dumps(seen).encode()), dtype=torch.uint8)
+'''
+
+
+def test_the_mount_view_alone_holds_only_the_allowlist(tmp_path, monkeypatch):
+    """Landlock off: what the student process's own root holds (a hidden folder is never named to it)."""
+    from grader.engine.student import Student
+    from grader.sandbox import launcher, policy
+    from grader.submissions.submission import Submission
+
+    secret = marker()
+    monkeypatch.setenv("GRADER_TEST_SECRET", secret)
+    monkeypatch.setenv("GRADER_SANDBOX_DISABLE", "landlock")
+    hidden = tmp_path / f"hidden_{secret}"
+    (hidden / "sub").mkdir(parents=True)
+    (hidden / "sub" / "linear_regression.py").write_text(VIEW)
+    server = launcher.make_launcher("fork")
+    try:
+        student = Student(launcher=server, submission=Submission(name=secret, module_path=hidden / "sub" / "linear_regression.py"),
+                          module_name="linear_regression", functions=["forward"], limits=policy.Limits(),
+                          filesystem=policy.filesystem(hidden=[ROOT / "solutions", hidden, Path.cwd()]))
+        student.begin_check()
+        seen = json.loads(bytes(student.call("forward", 1, 2, 3).value.tolist()))
+        student.end_check()
+        student.close()
+    finally:
+        server.close()
+    assert student.layers["mount-namespace"] is None and student.layers["landlock"] is not None
+    assert set(seen["/"]) <= {"usr", "lib", "lib64", "lib32", "etc", "dev", "proc", "sys", "tmp", "root", "home", "opt"}, seen["/"]
+    assert len(seen["/tmp"]) == 1 and seen["/tmp"][0].startswith("grader-") and seen["procs"] == ["1"]
+    assert secret not in json.dumps(seen) and str(tmp_path) not in json.dumps(seen) and str(ROOT) not in seen["mountinfo"]
+    assert "PATH=/usr/bin:/bin" in seen["environ"]
