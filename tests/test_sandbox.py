@@ -47,12 +47,21 @@ def test_oversized_and_malformed_frames_are_refused():
             wire.read_frame(b)
 
 
-def test_warm_process_refuses_to_start_after_checks_were_loaded(monkeypatch):
+def test_warm_process_is_a_fresh_interpreter_that_holds_nothing_the_grader_loaded(monkeypatch, tmp_path):
+    """Started after a checks module was loaded: the warm process is exec'd, not forked, so it holds none of it."""
     fake = types.ModuleType("checks_hidden")
     fake.__file__ = str(ROOT / "solutions" / "assignment2" / "checks_hidden.py")
     monkeypatch.setitem(sys.modules, "checks_hidden", fake)
-    with pytest.raises(RuntimeError, match="refusing to fork"):
-        launcher.ForkServer()
+    server = launcher.make_launcher("fork")
+    try:
+        source = "import sys\ndef forward(x, w, b):\n    return ('checks_hidden' in sys.modules, 'pytest' in sys.modules)\n"
+        student = make_student(server, source, tmp_path)
+        student.begin_check()
+        assert tuple(student.call("forward", 1, 2, 3).value) == (False, False)
+        student.end_check()
+        student.close()
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,9 @@ def grade(
     from grader.sandbox.policy import Limits
     from grader.submissions.locate import discover
 
+    # First, before the class is discovered: a fresh interpreter that imports torch while this process goes on
+    # (see grader.sandbox.launcher); warmed below where this process grades the batch.
+    launcher = make_launcher()
     try:
         executor = None
         if scheduler is not None or dask_local is not None:
@@ -76,10 +79,10 @@ def grade(
         n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
         if executor is None and n_workers > 1:
             executor = LocalWorkers(n_workers)
-        # Before any check is loaded (see grader.sandbox.launcher), and before Dask starts its threads; warmed
-        # at once where this process grades the batch (the final pass after an executor warms it if it grades).
-        launcher = make_launcher(warm=executor is None)
+        if executor is None:  # at once where this process grades the batch (the final pass after an executor warms it if it grades)
+            launcher.warm()
     except GraderError as exc:
+        launcher.close()
         fail(exc)
     # Never readable by a student process: solutions, the output, every submission, the grader's working folder.
     hidden_paths = [root / "solutions", out_dir, *(d.resolve() for d in dirs), Path.cwd()]

@@ -2,8 +2,9 @@
 
 :class:`GradingWorker` is a Dask ``WorkerPlugin``, set up once per worker
 process (and again in a worker the nanny restarts): it starts the warm student
-process (:func:`grader.sandbox.launcher.make_launcher`) BEFORE any check is
-loaded, exactly as ``grader grade`` does locally, so a submission costs a node
+process (:func:`grader.sandbox.launcher.make_launcher`: a fresh interpreter with
+a minimal environment, so neither the worker's environment nor its TLS key
+reach a student) BEFORE any check is loaded, exactly as ``grader grade`` does locally, so a submission costs a node
 what it costs a laptop. Tasks (:func:`grade_batch`) bring the assignment's
 checks as a versioned :class:`grader.engine.bundle.Bundle` and the submissions as bytes
 (:class:`Item`); both are unpacked into a private folder that is hidden from

@@ -1,37 +1,32 @@
-"""Start student processes: forked from a clean warm process, or spawned.
+"""Start student processes: forks of a fresh warm interpreter, or spawned.
 
-:class:`ForkServer` is created by the trusted parent right after it imported
-torch and BEFORE it loads any check, reference or solution.  It forks once
-into a *warm process* (the zygote) that from then on only forks student
-processes on request, so every student process inherits imported torch and
-nothing else.  Where ``fork`` is unavailable, :class:`Spawner` starts a fresh
-interpreter per student process instead (slower, same protocol).
+:class:`ForkServer` starts the *warm process* (the zygote, :mod:`grader.sandbox.zygote`)
+as a fresh ``python -I`` with a minimal environment and no instructor path on its
+command line: never a fork of the grader (the CLI's ``grade``/``check`` or a Dask
+worker), whose memory holds the roster, the output folder, the grader's whole
+start-up environment and, on Dask, the worker's TLS key. It is created before
+the class is discovered and imports torch and the harness while the caller goes
+on; from then on it only forks student processes on request, so every student
+process inherits imported torch and nothing else. Where ``fork`` is unavailable,
+:class:`Spawner` starts a fresh interpreter per student process instead (slower,
+same protocol, the same minimal environment).
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 
-from grader.sandbox import child, namespaces
+from grader.sandbox import zygote
 from grader.sandbox.protocol import frames
 
-
-def _secret_modules() -> list[str]:
-    """Loaded modules that a fork must never carry: checks and solutions."""
-    leaked = []
-    for name, module in list(sys.modules.items()):
-        path = str(getattr(module, "__file__", None) or "")
-        if name.startswith("solutions") or os.path.basename(path).startswith("checks_") or f"{os.sep}solutions{os.sep}" in path:
-            leaked.append(name)
-    return sorted(leaked)
+#: Seconds the warm process may take to import torch and the harness before the grader gives up on it.
+START_SECONDS = 300
 
 
 def fork_available() -> bool:
@@ -47,58 +42,45 @@ class Started:
     output_fd: int
 
 
-def _exit_status(raw: int) -> dict:
-    if os.WIFSIGNALED(raw):
-        return {"signal": os.WTERMSIG(raw)}
-    if os.WIFEXITED(raw):
-        return {"exit_code": os.WEXITSTATUS(raw)}
-    return {}
-
-
-def _warm_up() -> None:
-    """Run torch's lazy initialisation once, so that later student processes do not pay it.
-
-    The first ``backward`` with an explicit gradient imports ~500 modules
-    (``torch.fx.experimental.symbolic_shapes``, about 0.3 s) and the first
-    ``torch.optim`` optimizer imports ``torch._dynamo`` (about 1 s).
-    """
-    import torch
-    import torch.nn.functional as F
-
-    w = torch.ones(2, 1, requires_grad=True)
-    loss = F.mse_loss(F.linear(torch.ones(3, 2), w.T), torch.zeros(3, 1))
-    (g,) = torch.autograd.grad(loss, w, create_graph=True)
-    torch.autograd.backward(g, torch.ones_like(g))  # an explicit gradient takes another lazy path
-    opt = torch.optim.SGD([w], lr=0.1)
-    opt.step()
-    opt.zero_grad()
-
-
 class ForkServer:
     """Handle, in the trusted parent, on the warm process that forks student processes."""
 
     note = None
 
     def __init__(self, *, warm: bool = False) -> None:
-        """``warm``: run torch's lazy initialisation (:func:`_warm_up`) before the first student process, so that
-        every student process of a batch starts from the same state and pays the same CPU time; else after
-        forking the first one (``grader check``: one student, who then does not wait for it)."""
-        leaked = _secret_modules()
-        if leaked:
-            raise RuntimeError(f"refusing to fork a warm process that holds {leaked[:3]}")
+        """``warm``: run torch's lazy initialisation (:func:`grader.sandbox.zygote.warm_up`) before the first
+        student process, so that every student process of a batch starts from the same state and pays the same
+        CPU time; else after forking the first one (``grader check``: one student, who then does not wait for it)."""
         # Message-preserving: a request that needs no reply (reap) never runs into the next one.
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:  # the warm process
-            self._ctrl.close()
-            try:
-                _serve(theirs, warm=warm)
-            finally:
-                os._exit(0)
-        theirs.close()
-        self._pid = pid
+        try:
+            self._proc = subprocess.Popen(
+                zygote.command("grader.sandbox.zygote:serve", str(theirs.fileno()), "1" if warm else "0"),
+                env=zygote.environment(), cwd="/", close_fds=True, pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        self._pid = self._proc.pid
+        self._ready = False
+
+    def _started(self) -> None:
+        """Wait (once) for the warm process to have imported torch and the harness."""
+        if self._ready:
+            return
+        self._ctrl.settimeout(START_SECONDS)
+        try:
+            reply = _receive(self._ctrl)
+        except (socket.timeout, EOFError) as exc:
+            raise RuntimeError(f"the warm process did not start ({exc or 'it stopped'})") from None
+        finally:
+            self._ctrl.settimeout(None)
+        if "error" in reply:
+            raise RuntimeError(f"the warm process could not start: {reply['error']}")
+        self._ready = True
 
     def start(self, config: dict) -> Started:
+        self._started()
         ours, theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         try:
@@ -117,6 +99,7 @@ class ForkServer:
         """Reap a student process (after it died or was killed) and say how it ended.
 
         With ``grace``: one that has not ended after that many seconds is killed (its group)."""
+        self._started()
         socket.send_fds(self._ctrl, [json.dumps({"op": "wait", "pid": pid, "grace": grace}).encode()], [])
         return _receive(self._ctrl)
 
@@ -129,9 +112,9 @@ class ForkServer:
         try:
             self._ctrl.close()
             os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
-        except (OSError, ChildProcessError):
+        except OSError:
             pass
+        self._proc.wait()
 
 
 def _receive(ctrl: socket.socket) -> dict:
@@ -140,81 +123,6 @@ def _receive(ctrl: socket.socket) -> dict:
     if not data:
         raise EOFError("the warm process has stopped")
     return json.loads(data)
-
-
-def _wait(pid: int, grace: float) -> int:
-    """Wait for ``pid``; after ``grace`` seconds (when given) kill its process group first."""
-    if grace > 0:
-        give_up = time.monotonic() + grace
-        while time.monotonic() < give_up:
-            done, raw = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return raw
-            time.sleep(0.005)
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    return os.waitpid(pid, 0)[1]
-
-
-def _serve(ctrl: socket.socket, *, warm: bool = False) -> None:
-    """Loop of the warm process: fork on request, reap on request (``warm``: see :class:`ForkServer`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if warm:
-        _warm_up()
-    warm = bool(warm)
-    gc.collect()
-    gc.freeze()  # imported objects stay shared with every fork, and out of its collections
-    while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)
-        except OSError:
-            return
-        if not msg:
-            return
-        request = json.loads(msg)
-        if request["op"] == "warm":
-            if not warm:
-                _warm_up()
-                gc.collect()
-                gc.freeze()
-                warm = True
-        elif request["op"] == "fork":
-            pid = os.fork()
-            if pid == 0:  # the keeper, then the student process (see grader.sandbox.namespaces)
-                try:
-                    ctrl.close()
-                    os.setsid()
-                    signal.signal(signal.SIGINT, signal.SIG_DFL)
-                    layers = {"session": None, **namespaces.unshare()}
-                    if layers["pid-namespace"] is None:
-                        student = os.fork()  # PID 1 of the new namespace
-                        if student != 0:
-                            for fd in fds:
-                                os.close(fd)
-                            namespaces.keep(student)
-                    child.run(socket.socket(fileno=fds[0]), fds[1], request["config"], layers)
-                finally:
-                    os._exit(0)
-            for fd in fds:
-                os.close(fd)
-            ctrl.send(json.dumps({"pid": pid}).encode())
-            if not warm:
-                # After the first fork, while that student runs: a single `grader check`
-                # never waits for this, and every later student process inherits it.
-                _warm_up()
-                gc.collect()
-                gc.freeze()
-                warm = True
-        elif request["op"] in ("wait", "reap"):
-            try:
-                raw = _wait(int(request["pid"]), float(request.get("grace") or 0.0))
-                status = _exit_status(raw)
-            except ChildProcessError:
-                status = {}
-            if request["op"] == "wait":
-                ctrl.send(json.dumps(status).encode())
 
 
 class Spawner:
@@ -230,13 +138,13 @@ class Spawner:
         out_r, out_w = os.pipe()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.sandbox.child", str(theirs.fileno()), str(out_w)],
-                pass_fds=(theirs.fileno(), out_w),
+                zygote.command("grader.sandbox.zygote:spawned", str(theirs.fileno()), str(out_w)),
+                pass_fds=(theirs.fileno(), out_w), close_fds=True, cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
                 start_new_session=True,
-                env={**config["env"], "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+                env={**zygote.environment(), **config["env"]},
             )
         finally:
             theirs.close()

@@ -15,7 +15,7 @@ LAYERS = (
     "rlimits",            # address space, CPU, file size, open files, processes, no core dumps
     "session",            # its own session and process group, killed as a whole
     "pid-namespace",      # PID 1 of its own namespace: nothing it starts outlives it
-    "mount-namespace",    # hidden folders covered, private /proc, a private tmpfs working folder
+    "mount-namespace",    # an allowlist root (pivot_root), private /proc, a private tmpfs working folder
     "network-namespace",  # no network at all
     "landlock",           # filesystem allowlist, no TCP, signals and abstract sockets scoped
     "seccomp",            # no new sockets, ptrace, keyring, mounts, namespaces, raised limits

@@ -1,7 +1,7 @@
 """Lock a freshly started student process down before it sees student code.
 
-In order: private mounts (when the keeper made a mount namespace), minimal
-environment, the private working folder, one BLAS thread, resource limits,
+In order: the filesystem view (:mod:`grader.sandbox.mountview`, when the keeper
+made a mount namespace), minimal environment, the private working folder, one BLAS thread, resource limits,
 Landlock, dropping root, death with the parent, seccomp. The layers and what
 each stops: :mod:`grader.sandbox.layers`.
 """
@@ -16,13 +16,16 @@ import tempfile
 
 import torch
 
-from grader.sandbox import landlock, namespaces, privileges, seccomp
+from grader.sandbox import landlock, mountview, policy, privileges, seccomp
 from grader.sandbox import layers as sandbox_layers
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
 #: Processes (threads included) the unprivileged student user may have: no fork bomb.
 MAX_PROCESSES = 256
+#: What of its own /proc/PID a student process may read (glibc, Python and torch read these): never
+#: ``environ``, ``cmdline``, ``mem``, ``mountinfo`` or another thread's files.
+PROC_SELF = ("status", "stat", "statm", "maps", "fd", "fdinfo", "cgroup", "limits")
 
 
 def minimal_env(scratch: str) -> dict[str, str]:
@@ -91,12 +94,10 @@ def apply(config: dict, layers: dict[str, str | None]) -> dict[str, str | None]:
     owner = privileges.target(config.get("uid")) if linux and "unprivileged-user" not in off else None
     if "mount-namespace" in layers and layers["mount-namespace"] is None:
         try:
-            namespaces.private_mounts(
-                hidden=list(fs.get("hidden", [])) if fs else [],
-                keep_visible=[*(fs["read_only"] if fs else []), scratch], work=work, owner=owner,
-            )
+            view = fs or policy.filesystem(hidden=[])
+            mountview.enter(read_only=list(view["read_only"]), read_write=list(view["read_write"]), scratch=scratch, work=work, owner=owner)
         except OSError as exc:
-            layers["mount-namespace"] = f"private mounts failed: {exc.strerror or exc}"
+            layers["mount-namespace"] = f"no filesystem view ({exc.strerror or exc}): Landlock alone limits what it reads"
     if layers.get("mount-namespace") is not None and owner is not None:
         os.chown(work, *owner)
     os.chdir(work)
@@ -123,7 +124,8 @@ def apply(config: dict, layers: dict[str, str | None]) -> dict[str, str | None]:
         layers["landlock"] = "this kernel has no Landlock (Linux 5.13 or newer with lsm=landlock)"
     else:
         own_proc = os.path.realpath("/proc/self")
-        landlock.restrict(read_only=[*fs["read_only"], own_proc, scratch], read_write=[work, *fs["read_write"]])
+        proc_self = [os.path.join(own_proc, name) for name in PROC_SELF]
+        landlock.restrict(read_only=[*fs["read_only"], *proc_self, scratch], read_write=[work, *fs["read_write"]])
         layers["landlock"] = None
     if "unprivileged-user" in off:
         layers["unprivileged-user"] = off["unprivileged-user"]

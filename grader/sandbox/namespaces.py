@@ -6,10 +6,9 @@ when it ends (or the keeper is killed, taking it along by PDEATHSIG) the
 kernel kills every process it left behind, double forks and ``setsid``
 grandchildren included. The keeper only waits and exits as the student
 process did. The network namespace has no interface but a loopback that is
-down: nothing can be reached. In the private mount namespace the grader's
-hidden folders (solutions, the output folder, the submission folders) are
-covered by empty read-only tmpfs, ``/proc`` shows only the namespace's
-processes, and the student's working folder is a small private tmpfs.
+down: nothing can be reached. In the private mount namespace the student
+process builds its own filesystem view, an allowlist it then pivots into
+(:mod:`grader.sandbox.mountview`).
 
 Root unshares directly; another user first enters a user namespace that maps
 it to root inside (unprivileged user namespaces), where the kernel allows it.
@@ -31,12 +30,6 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
-
-#: Size of the private working folder of a student process.
-WORK_MB = 64
-
 _libc = None
 
 
@@ -44,14 +37,8 @@ def _c():
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
         _libc.unshare.argtypes = [ctypes.c_int]
     return _libc
-
-
-def _error(what: str) -> OSError:
-    err = ctypes.get_errno()
-    return OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def _write(path: str, text: str) -> None:
@@ -113,33 +100,3 @@ def keep(student: int) -> None:
         os._exit(128 + sig)
     os._exit(os.WEXITSTATUS(raw) if os.WIFEXITED(raw) else 1)
 
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    enc = (lambda s: None if s is None else s.encode())
-    if _c().mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
-        raise _error(f"mount {fstype or ''} {target}")
-
-
-def private_mounts(*, hidden: list[str], keep_visible: list[str], work: str, owner: tuple[int, int] | None) -> None:
-    """In the student process (PID 1 of its namespace): hide, remount /proc, give it a private work folder.
-
-    A hidden folder that holds something the process needs (an interpreter, the
-    working folder) is left to Landlock, like one that cannot be covered; so is
-    ``/proc`` where it cannot be mounted again (a container that masks parts of it).
-    """
-    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)  # nothing below propagates back to the grader's view
-    for path in hidden:
-        if not os.path.isdir(path) or os.path.islink(path):
-            continue
-        if any(v == path or v.startswith(path.rstrip("/") + "/") for v in keep_visible):
-            continue
-        try:
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
-        except OSError:
-            pass
-    try:
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-    except OSError:
-        pass
-    options = f"size={WORK_MB}m,mode=0700" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
-    _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, options)

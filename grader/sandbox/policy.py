@@ -1,10 +1,19 @@
-"""What a student process may touch: limits and the filesystem view."""
+"""What a student process may touch: limits and the filesystem view.
+
+The view (:func:`filesystem`) is an allowlist: the interpreter, the libraries
+the warm process imports (the grader, torch, numpy, the standard library), a
+few system folders and device files. The trusted side's ``hidden`` folders
+(solutions, the output folder, the class) only rule out a root that holds one;
+they are never sent to the student process, which sees nothing but the
+allowlist (:mod:`grader.sandbox.mountview`, then Landlock).
+"""
 
 from __future__ import annotations
 
 import math
 import os
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,17 +88,41 @@ def _is_ancestor(path: Path, of: Path) -> bool:
     return path == of or path in of.parents
 
 
+def import_paths() -> list[str]:
+    """Directories the caller imported the grader, torch and numpy from (the grader's first): a fresh
+    ``python -I`` imports the same code, whatever the current folder or an editable install says."""
+    import importlib.util
+
+    found = []
+    inits = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "__init__.py")]
+    inits += [getattr(importlib.util.find_spec(name), "origin", None) or "" for name in ("torch", "numpy")]  # not imported
+    for init in filter(None, inits):
+        folder = os.path.dirname(os.path.dirname(os.path.abspath(init)))
+        if folder not in found:
+            found.append(folder)
+    return found
+
+
+def library_roots() -> list[str]:
+    """Where the warm process imports from: the interpreter's prefixes and standard library, site-packages,
+    and the folders holding the grader, torch and numpy (:func:`import_paths`)."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *import_paths()}
+    paths = sysconfig.get_paths()
+    roots.update(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
+    return sorted(roots)
+
+
 def filesystem(*, hidden: list[Path]) -> dict:
-    """Read-only roots for Python, torch and the system; none may contain a ``hidden`` path."""
+    """Read-only roots for Python, torch and the system; none may contain a ``hidden`` path.
+
+    The result goes to the student process: it names no hidden path."""
     hidden = [p.resolve() for p in hidden]
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *SYSTEM_READ}
-    roots.update(p for p in sys.path if p and os.path.isabs(p))
     read_only = []
-    for root in sorted(roots):
+    for root in sorted({*library_roots(), *SYSTEM_READ}):
         path = Path(root)
         if not path.exists():
             continue
         if any(_is_ancestor(path.resolve(), h) for h in hidden):
             continue
         read_only.append(str(path))
-    return {"read_only": read_only + list(PROC_READ), "read_write": list(SYSTEM_WRITE), "hidden": [str(h) for h in hidden]}
+    return {"read_only": read_only + list(PROC_READ), "read_write": list(SYSTEM_WRITE)}

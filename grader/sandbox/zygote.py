@@ -1,0 +1,188 @@
+"""The warm process (the *zygote*): a fresh interpreter that holds torch and the harness and nothing of the batch.
+
+It is started by :class:`grader.sandbox.launcher.ForkServer` with ``exec``
+(``python -I``), never forked from the grader: its environment is
+:func:`environment` (no variable of the instructor's), its command line holds
+only the directories it imports the grader, torch and numpy from
+(:func:`grader.sandbox.policy.import_paths`), and it runs
+before any check, roster or output folder exists in the trusted process's
+memory anyway. It imports :mod:`grader.sandbox.child`, warms torch up, and
+then only answers requests on its control socket (a SEQPACKET socket, one
+JSON message each): ``fork`` (with the student process's two descriptors),
+``warm``, ``wait``, ``reap``. A fork request carries the scratch copy of the
+module (``/tmp/grader-XXXX/<module>.py``), limits and library roots: no
+student's name, no output folder. Every student process is a fork of it.
+
+:data:`BOOTSTRAP` is also how :class:`grader.sandbox.launcher.Spawner` starts a
+student process where fork is unavailable.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+from grader.sandbox import layers as sandbox_layers
+from grader.sandbox import policy
+
+#: ``python -I -c BOOTSTRAP ENTRY PATHS ARGS...``: put PATHS (os.pathsep-separated: the directories the caller
+#: imported the grader, torch and numpy from) first on sys.path, then run ENTRY (``module:function``) with ARGS.
+BOOTSTRAP = (
+    "import sys, importlib; sys.path[:0] = [p for p in sys.argv[2].split(__import__('os').pathsep) if p]; "
+    "m, f = sys.argv[1].split(':'); getattr(importlib.import_module(m), f)(*sys.argv[3:])"
+)
+#: What a fresh interpreter needs; nothing of the caller's environment but the layers it may disable.
+BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def environment() -> dict[str, str]:
+    """The exec-time environment of the warm process: fixed values, plus the grader's own
+    ``GRADER_SANDBOX_DISABLE`` reduced to layer names (a debugging switch, never free text)."""
+    env = {**BASE_ENV, **dict.fromkeys(THREAD_VARS, "1")}
+    off = sandbox_layers.disabled()
+    if off:
+        env[sandbox_layers.DISABLE_VAR] = ",".join(sorted(off))
+    return env
+
+
+def command(entry: str, *args: str) -> list[str]:
+    """The command line of a fresh interpreter that runs ``entry`` (``module:function``) with ``args``."""
+    return [sys.executable, "-I", "-c", BOOTSTRAP, entry, os.pathsep.join(policy.import_paths()), *args]
+
+
+# ------------------------------------------------------------------ in the warm process
+def _exit_status(raw: int) -> dict:
+    if os.WIFSIGNALED(raw):
+        return {"signal": os.WTERMSIG(raw)}
+    if os.WIFEXITED(raw):
+        return {"exit_code": os.WEXITSTATUS(raw)}
+    return {}
+
+
+def warm_up() -> None:
+    """Run torch's lazy initialisation once, so that later student processes do not pay it.
+
+    The first ``backward`` with an explicit gradient imports ~500 modules
+    (``torch.fx.experimental.symbolic_shapes``, about 0.3 s) and the first
+    ``torch.optim`` optimizer imports ``torch._dynamo`` (about 1 s).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    w = torch.ones(2, 1, requires_grad=True)
+    loss = F.mse_loss(F.linear(torch.ones(3, 2), w.T), torch.zeros(3, 1))
+    (g,) = torch.autograd.grad(loss, w, create_graph=True)
+    torch.autograd.backward(g, torch.ones_like(g))  # an explicit gradient takes another lazy path
+    opt = torch.optim.SGD([w], lr=0.1)
+    opt.step()
+    opt.zero_grad()
+    gc.collect()
+    gc.freeze()  # imported objects stay shared with every fork, and out of its collections
+
+
+def _wait(pid: int, grace: float) -> int:
+    """Wait for ``pid``; after ``grace`` seconds (when given) kill its process group first."""
+    if grace > 0:
+        give_up = time.monotonic() + grace
+        while time.monotonic() < give_up:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return raw
+            time.sleep(0.005)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return os.waitpid(pid, 0)[1]
+
+
+def _fork_student(ctrl: socket.socket, fds: list[int], config: dict) -> int:
+    """Fork the keeper, which forks the student process (see :mod:`grader.sandbox.namespaces`)."""
+    from grader.sandbox import child, namespaces
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ctrl.close()
+            os.setsid()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            layers = {"session": None, **namespaces.unshare()}
+            if layers["pid-namespace"] is None:
+                student = os.fork()  # PID 1 of the new namespace
+                if student != 0:
+                    for fd in fds:
+                        os.close(fd)
+                    namespaces.keep(student)
+            child.run(socket.socket(fileno=fds[0]), fds[1], config, layers)
+        finally:
+            os._exit(0)
+    for fd in fds:
+        os.close(fd)
+    return pid
+
+
+def serve(ctrl_fd: str, warm: str) -> None:
+    """Entry point of the warm process (through :data:`BOOTSTRAP`): import, say ready, serve until EOF.
+
+    ``warm`` "1": run :func:`warm_up` before the first fork; "0": right after it (``grader check``: one
+    student, who then does not wait for it)."""
+    ctrl = socket.socket(fileno=int(ctrl_fd))
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from grader.sandbox import child  # noqa: F401 - torch, numpy and the harness, before any fork
+    except BaseException as exc:  # noqa: BLE001 - the caller says why the warm process could not start
+        ctrl.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        os._exit(1)
+    ctrl.send(json.dumps({"ready": os.getpid()}).encode())
+    is_warm = warm == "1"
+    if is_warm:
+        warm_up()
+    else:
+        gc.collect()
+        gc.freeze()
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)
+        except OSError:
+            break
+        if not msg:
+            break
+        request = json.loads(msg)
+        if request["op"] == "warm":
+            if not is_warm:
+                warm_up()
+                is_warm = True
+        elif request["op"] == "fork":
+            pid = _fork_student(ctrl, fds, request["config"])
+            del request, msg
+            ctrl.send(json.dumps({"pid": pid}).encode())
+            if not is_warm:
+                # After the first fork, while that student runs: a single `grader check`
+                # never waits for this, and every later student process inherits it.
+                warm_up()
+                is_warm = True
+        elif request["op"] in ("wait", "reap"):
+            try:
+                status = _exit_status(_wait(int(request["pid"]), float(request.get("grace") or 0.0)))
+            except ChildProcessError:
+                status = {}
+            if request["op"] == "wait":
+                ctrl.send(json.dumps(status).encode())
+    os._exit(0)
+
+
+def spawned(sock_fd: str, output_fd: str) -> None:
+    """Entry point of a spawned student process (through :data:`BOOTSTRAP`), where fork is unavailable."""
+    from grader.sandbox import child
+    from grader.sandbox.protocol import frames
+
+    sock = socket.socket(fileno=int(sock_fd))
+    header, _ = frames.read_frame(sock)
+    child.run(sock, int(output_fd), header["config"])
+    os._exit(0)
