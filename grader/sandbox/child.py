@@ -26,7 +26,7 @@ import torch
 
 from grader.sandbox import integrity, limits, protocol
 from grader.sandbox.guard import ForbiddenCall, Guard
-from grader.sandbox.protocol import arguments, frames
+from grader.sandbox.protocol import arguments, frames, seals  # noqa: F401 - loaded before the monitor snapshots the package
 from grader.sandbox.protocol.results import Encoder, describe_error, named_parameters, printable, snapshot, type_name
 
 # Captured before any student code runs (the rest: grader.sandbox.protocol.results): torch's autograd engine itself

@@ -30,6 +30,7 @@ from __future__ import annotations
 import _hashlib
 import builtins
 import gc
+import itertools
 import operator
 import os
 import socket
@@ -126,8 +127,8 @@ def _snapshot(modules) -> tuple[tuple, set, set]:
 def install(sock_fd: int, prefix) -> bytes:
     """Arm the monitor in this process; return the key for the trusted side (sent before any student code runs).
 
-    ``sock_fd``: the channel to the grader, for the notice of a fatal event; ``prefix``: the frame prefix's
-    ``pack`` (header length, number of blobs), to write that notice.
+    ``sock_fd``: the channel to the grader, for the notice of a fatal event; ``prefix``: the frame prefix (header
+    length, number of blobs), to write that notice.
     """
     entries, code_ids, watched = _snapshot(_harness_modules())
     frame = sys._getframe(0)
@@ -135,30 +136,45 @@ def install(sock_fd: int, prefix) -> bytes:
         code_ids.add(id(frame.f_code))
         frame = frame.f_back
     key = os.urandom(32)
-    sys.addaudithook(_make_hook(key, entries, frozenset(code_ids), frozenset(watched), tuple(builtins.__dict__.items()),
-                                sock_fd, prefix.pack))
+    sys.addaudithook(_make_hook(key, _flatten(entries), frozenset(code_ids), frozenset(watched), sock_fd, prefix.pack))
     return key
 
 
-def _make_hook(key, entries, code_ids, watched, saved_builtins, sock_fd, pack):  # noqa: C901 - one closure on purpose
+def _flatten(entries) -> tuple:
+    """The snapshot as a few flat tuples, so that checking it is a handful of C-level passes (a seal per call)."""
+    dicts = tuple(c for c, keys, _ in entries if keys is not None)
+    lists = tuple(c for c, keys, _ in entries if keys is None and type(c) is list)
+    cells = tuple(c for c, keys, _ in entries if keys is None and type(c) is types.CellType)
+    flat = lambda kind: tuple(v for c, keys, values in entries if c in kind for v in values)  # noqa: E731
+    return (dicts, tuple(map(len, dicts)), tuple(k for c, keys, _ in entries if keys is not None for k in keys),
+            tuple(v for c, keys, values in entries if keys is not None for v in values),
+            lists, tuple(map(len, lists)), tuple(v for c, keys, values in entries if keys is None and type(c) is list for v in values),
+            cells, tuple(c.cell_contents for c in cells),
+            tuple(builtins.__dict__), tuple(builtins.__dict__.values()))
+
+
+def _make_hook(key, snapshot, code_ids, watched, sock_fd, pack):  # noqa: C901 - one closure on purpose
     """The audit hook. Everything it and its helpers use is a local, a default or a closure cell: no global or
     builtin name is looked up while it runs, so no rebinding can put student code on its stack; the key lives
     only in the closure of ``seal``, which only the hook references."""
     state = {"n": 0, "evidence": [], "forbidden": "", "stopping": False, "pid": os.getpid()}
     gc_walks = GC_WALKS
     harness_only = types.MappingProxyType(dict(HARNESS_ONLY))
-    builtins_dict = builtins.__dict__
 
-    def intact(_len=len, _all=all, _map=map, _is=operator.is_, _type=type, _cell=types.CellType) -> bool:
-        for container, keys, values in entries:
-            if keys is None:
-                current = (container.cell_contents,) if _type(container) is _cell else container
-                if _len(current) != _len(values) or not _all(_map(_is, current, values)):
-                    return False
-            elif (_len(container) != _len(keys) or not _all(_map(_is, container, keys))
-                  or not _all(_map(_is, container.values(), values))):
-                return False
-        return True
+    def intact(_snapshot=snapshot, _len=len, _all=all, _map=map, _is=operator.is_, _tuple=tuple,
+               _chain=itertools.chain.from_iterable, _values=operator.methodcaller("values"),
+               _contents=operator.attrgetter("cell_contents"), _builtins=builtins.__dict__) -> str | None:
+        """What changed since install, or None: one C-level pass per kind of container."""
+        dicts, dict_lens, keys, values, lists, list_lens, items, cells, contents, names, bound = _snapshot
+        if _tuple(_map(_len, dicts)) != dict_lens or not _all(_map(_is, _chain(dicts), keys)) \
+                or not _all(_map(_is, _chain(_map(_values, dicts)), values)):
+            return "the harness's code or state was changed (a module, class or function of it rebound)"
+        if _tuple(_map(_len, lists)) != list_lens or not _all(_map(_is, _chain(lists), items)) \
+                or not _all(_map(_is, _map(_contents, cells), contents)):
+            return "the harness's state was changed (a table or closure of it altered)"
+        if not _all(_map(_is, _map(_builtins.get, names), bound)):
+            return "builtins were left rebound"
+        return None
 
     def from_harness(_getframe=sys._getframe, _id=id) -> bool:
         frame = _getframe(3)  # 0: this function, 1: slow, 2: the hook, 3: whoever raised the event
@@ -170,12 +186,9 @@ def _make_hook(key, entries, code_ids, watched, saved_builtins, sock_fd, pack): 
 
     def verdict(_dispatch_modes=torch._C._len_torch_dispatch_stack) -> str:
         evidence = state["evidence"]
-        if not intact():
-            evidence.append("the harness's code or state was changed (a module, class or function of it rebound)")
-        for name, value in saved_builtins:
-            if builtins_dict.get(name) is not value:
-                evidence.append("builtins were left rebound")
-                break
+        changed = intact()
+        if changed is not None:
+            evidence.append(changed)
         if _dispatch_modes():  # function modes are off while the harness reads tensors (DisableTorchFunction)
             evidence.append("a torch dispatch mode was left active")
         return "tampering" if evidence else "ok"
