@@ -300,7 +300,12 @@ def run(sock: socket.socket, output_fd: int, config: dict, layers: dict | None =
         return
     pdb.set_trace = sys.breakpointhook = _no_debugger
     # No local keeps the key: the frames below the student's code are theirs to read.
-    frames.write_frame(sock, {"op": protocol.SANDBOXED, "layers": layers, "key": integrity.install(sock.fileno(), frames.PREFIX).hex()})
+    try:
+        frames.write_frame(sock, {"op": protocol.SANDBOXED, "layers": {**layers, "monitor": None},
+                                  "key": integrity.install(sock.fileno(), frames.PREFIX).hex()})
+    except BaseException as exc:  # noqa: BLE001 - never run student code without the monitor
+        frames.write_frame(sock, {"op": protocol.SANDBOX_FAILED, "message": printable(f"the monitor: {type(exc).__name__}: {exc}")})
+        return
     try:
         Harness(config).serve(sock, config)
     except (EOFError, BrokenPipeError, ConnectionResetError):

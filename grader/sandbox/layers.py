@@ -20,6 +20,7 @@ LAYERS = (
     "landlock",           # filesystem allowlist, no TCP, signals and abstract sockets scoped
     "seccomp",            # no new sockets, ptrace, keyring, mounts, namespaces, raised limits
     "unprivileged-user",  # nobody instead of root
+    "monitor",            # an audit hook seals every reply and ends the process on tampering (grader.sandbox.integrity)
 )
 
 
