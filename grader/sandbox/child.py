@@ -37,6 +37,16 @@ _enable_grad = torch.enable_grad
 _no_grad = torch.no_grad
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 _Tensor = torch.Tensor
+_ndarray = np.ndarray
+_no_torch_function = torch._C.DisableTorchFunction
+_dispatch_modes = torch._C._len_torch_dispatch_stack
+_INPUT_TYPES = (torch.Tensor, np.ndarray)
+
+
+def _no_dispatch_mode(when: str) -> None:
+    """A torch dispatch mode left on would see (and could rewrite) every tensor the harness reads: tampering."""
+    if _dispatch_modes():
+        integrity.report(f"a torch dispatch mode was left active {when}")
 
 
 def _no_debugger(*args, **kwargs) -> None:
@@ -160,6 +170,9 @@ class Harness:
             error.update(type="setup", problem=None, message=f"the check's inputs could not be built in your process ({error['type']}: {error['message']})")
             return {"ok": False, "error": error}
         inputs = tuple(inputs)
+        if not all(type(t) in _INPUT_TYPES for t in inputs):  # torch patched at import: what was built is not ours
+            return {"ok": False, "error": {"type": "setup", "line": None, "problem": None,
+                                           "message": "the check's inputs could not be built in your process (torch was patched)"}}
         before = tuple(snapshot(t) for t in inputs)
         group = forbidden.get(fn_name) if on is None else None
         guard = Guard(group, student_file=self.filename) if group else None
@@ -186,7 +199,9 @@ class Harness:
         enabled = _gc_isenabled()
         _gc_disable()  # from here to the bytes of the reply, no student __del__ runs
         try:
+            _no_dispatch_mode("after the call")
             backward_error = self._backward(result, backward, blobs) if backward is not None else None
+            _no_dispatch_mode("after backward")
             enc = Encoder(inputs, self._owners())
             reply = {
                 "ok": True,
@@ -210,7 +225,10 @@ class Harness:
         try:
             if type(result) is not _Tensor:
                 raise TypeError("the result is not a tensor")
-            grad_out = _ones_like(result) if backward == "ones" else arguments.build(backward, blobs, [], self.objects)
+            with _no_torch_function():  # no mode of the submission's sees (or rewrites) the gradient sent in
+                grad_out = _ones_like(result) if backward == "ones" else arguments.build(backward, blobs, [], self.objects)
+            if type(grad_out) is not _Tensor:
+                raise TypeError("the gradient could not be built in your process (torch was patched)")
             with _enable_grad():
                 _run_backward((result,), (grad_out,), False, False, (), True, True)
         except Exception as exc:  # noqa: BLE001

@@ -111,9 +111,12 @@ class Guard:
         self._profile = types.FunctionType(_profile.__code__, _profile.__globals__, "_guard", defaults)
 
     def __enter__(self) -> "Guard":
-        sys.setprofile(self._profile)
+        _setprofile(self._profile)
         return self
 
     def __exit__(self, *exc) -> bool:
-        sys.setprofile(None)
+        _setprofile(None)
         return False
+
+
+_setprofile = sys.setprofile  # captured: a submission may rebind sys.setprofile, not this

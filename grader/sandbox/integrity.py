@@ -41,6 +41,8 @@ import torch
 
 SEAL = "grader.seal"
 FORBIDDEN = "grader.forbidden"
+#: The harness reports what it found itself (a torch dispatch mode left on before it reads a result).
+EVIDENCE = "grader.evidence"
 
 #: Walking the collector's object graph: harmless while the monitor's objects sit in the permanent generation
 #: (:func:`install` freezes them there, out of these functions' reach); after ``gc.unfreeze()`` it is the way to
@@ -237,6 +239,10 @@ def _make_hook(key, snapshot, code_ids, watched, sock_fd, pack):  # noqa: C901 -
             if not from_harness():
                 fatal("called the grader's seal from its own code")
             args[1].append(seal(args[0], verdict()))
+        elif event == EVIDENCE_EVENT:
+            if not from_harness():
+                fatal("called the grader's monitor from its own code")
+            state["evidence"].append(args[0][:200] if args and _type(args[0]) is _str else "the harness found tampering")
         elif event == FORBIDDEN_EVENT:
             name = args[0][:200] if args and _type(args[0]) is _str else "a forbidden API"
             if _getpid() != state["pid"]:
@@ -255,8 +261,8 @@ def _make_hook(key, snapshot, code_ids, watched, sock_fd, pack):  # noqa: C901 -
                 _type(args[0]) is _function and _id(args[0].__code__) in code_ids)):
             fatal("rebound %s of the grader's own code" % (args[1] if _type(args[1]) is _str else "an attribute"))
 
-    SEAL_EVENT, FORBIDDEN_EVENT = SEAL, FORBIDDEN
-    slow_events = frozenset((SEAL, FORBIDDEN, "object.__setattr__", *GC_WALKS, *HARNESS_ONLY))
+    SEAL_EVENT, FORBIDDEN_EVENT, EVIDENCE_EVENT = SEAL, FORBIDDEN, EVIDENCE
+    slow_events = frozenset((SEAL, FORBIDDEN, EVIDENCE, "object.__setattr__", *GC_WALKS, *HARNESS_ONLY))
 
     def hook(event, args, _gc_off=gc.disable, _gc_on=gc.enable, _gc_enabled=gc.isenabled, _exit=os._exit,
              _memory=(MemoryError, RecursionError)) -> None:
@@ -278,6 +284,11 @@ def _make_hook(key, snapshot, code_ids, watched, sock_fd, pack):  # noqa: C901 -
     gc.collect()
     gc.freeze()  # the hook, its closure and state: out of reach of gc.get_objects and gc.get_referrers
     return hook
+
+
+def report(evidence: str, _audit=sys.audit) -> None:
+    """Tell the monitor what the harness found (it goes into the next seal as tampering)."""
+    _audit(EVIDENCE, evidence)
 
 
 def seal(data: bytes, _audit=sys.audit, _list=list) -> bytes:

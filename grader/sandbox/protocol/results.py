@@ -222,8 +222,10 @@ class Encoder:
         """How an input tensor (or array) looks after the call, compared with ``before`` (:func:`snapshot`)."""
         if type(t) is _ndarray:
             return {"value": self.value(t)}
-        grad = _leaf_grad(t)
         with _no_torch_function():
+            grad = _leaf_grad(t)
+            if grad is not None and type(grad) is not _Tensor:
+                raise TypeError(f"an input's .grad is a {type_name(grad)}, not a plain tensor")
             return {
                 "value": self.tensor(t),
                 "grad": None if grad is None else self.tensor(grad),
