@@ -13,7 +13,7 @@ from conftest import ROOT, SUBMISSIONS, run_grader
 from grader.sandbox import layers, seccomp
 
 SOLUTION = ROOT / "solutions" / "assignment2" / "linear_regression.py"
-ALL_OPTIONAL = "pid-namespace,mount-namespace,network-namespace,landlock,seccomp,unprivileged-user"
+ALL_OPTIONAL = "cgroup,pid-namespace,mount-namespace,network-namespace,landlock,seccomp,unprivileged-user"
 
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
@@ -156,6 +156,6 @@ def test_grade_warns_in_one_line_when_layers_are_missing(tmp_path):
     full = run_grader("grade", "assignment2", folder, "-o", tmp_path / "full")
     assert weak.returncode == full.returncode == 0, weak.stderr[-2000:]
     warnings = [line for line in weak.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == ["warning: student processes run with 7 of 8 sandbox layers here; missing: seccomp (`grader doctor` says why)"]
+    assert warnings == ["warning: student processes run with 8 of 9 sandbox layers here; missing: seccomp (`grader doctor` says why)"]
     assert "warning:" not in full.stderr
     assert (tmp_path / "weak" / "grades.csv").read_text() == (tmp_path / "full" / "grades.csv").read_text()

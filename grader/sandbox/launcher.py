@@ -20,7 +20,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from grader.sandbox import child, namespaces
+from grader.sandbox import cgroup, child, namespaces
+from grader.sandbox import layers as sandbox_layers
 from grader.sandbox.protocol import frames
 
 
@@ -125,13 +126,21 @@ class ForkServer:
         socket.send_fds(self._ctrl, [json.dumps({"op": "reap", "pid": pid}).encode()], [])
 
     def close(self) -> None:
-        """Stop the warm process now (its student processes die with it: PDEATHSIG)."""
+        """Stop the warm process: it ends its student processes and removes their cgroups (a few seconds at
+        most, else it is killed: its keepers, and their student processes, die with it by PDEATHSIG)."""
         try:
             self._ctrl.close()
-            os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
+            give_up = time.monotonic() + CLOSE_SECONDS
+            while os.waitpid(self._pid, os.WNOHANG)[0] == 0:
+                if time.monotonic() > give_up:
+                    os.kill(self._pid, signal.SIGKILL)
+                time.sleep(0.005)
         except (OSError, ChildProcessError):
             pass
+
+
+#: How long :meth:`ForkServer.close` lets the warm process end its student processes and remove their cgroups.
+CLOSE_SECONDS = 8.0
 
 
 def _receive(ctrl: socket.socket) -> dict:
@@ -166,13 +175,14 @@ def _serve(ctrl: socket.socket, *, warm: bool = False) -> None:
     warm = bool(warm)
     gc.collect()
     gc.freeze()  # imported objects stay shared with every fork, and out of its collections
+    pool, zygote = cgroup.Pool(sandbox_layers.disabled().get("cgroup")), os.getpid()
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)
         except OSError:
-            return
+            break
         if not msg:
-            return
+            break
         request = json.loads(msg)
         if request["op"] == "warm":
             if not warm:
@@ -181,22 +191,29 @@ def _serve(ctrl: socket.socket, *, warm: bool = False) -> None:
                 gc.freeze()
                 warm = True
         elif request["op"] == "fork":
+            group, why = pool.create(request["config"]["memory_mb"])
             pid = os.fork()
             if pid == 0:  # the keeper, then the student process (see grader.sandbox.namespaces)
                 try:
                     ctrl.close()
                     os.setsid()
+                    namespaces.die_with(zygote)
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
-                    layers = {"session": None, **namespaces.unshare()}
+                    layers = {"session": None, "cgroup": cgroup.enter(group, why), **namespaces.unshare()}
                     if layers["pid-namespace"] is None:
                         student = os.fork()  # PID 1 of the new namespace
                         if student != 0:
                             for fd in fds:
                                 os.close(fd)
+                            if group is not None and layers["cgroup"] is None:
+                                group.leave()
                             namespaces.keep(student)
+                    else:
+                        layers["pid-namespace"] += "; its processes end " + ("with its cgroup" if layers["cgroup"] is None else "with its session: setsid escapes")
                     child.run(socket.socket(fileno=fds[0]), fds[1], request["config"], layers)
                 finally:
                     os._exit(0)
+            pool.track(pid, group)
             for fd in fds:
                 os.close(fd)
             ctrl.send(json.dumps({"pid": pid}).encode())
@@ -213,8 +230,10 @@ def _serve(ctrl: socket.socket, *, warm: bool = False) -> None:
                 status = _exit_status(raw)
             except ChildProcessError:
                 status = {}
+            status.update(pool.reaped(int(request["pid"])))
             if request["op"] == "wait":
                 ctrl.send(json.dumps(status).encode())
+    pool.close()  # the trusted parent closed the channel (or died): end every student process, remove the cgroups
 
 
 class Spawner:

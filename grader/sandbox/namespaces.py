@@ -2,10 +2,11 @@
 
 The process forked for a submission (the *keeper*) unshares the namespaces
 and forks again: the student process is PID 1 of a fresh PID namespace, so
-when it ends (or the keeper is killed, taking it along by PDEATHSIG) the
-kernel kills every process it left behind, double forks and ``setsid``
-grandchildren included. The keeper only waits and exits as the student
-process did. The network namespace has no interface but a loopback that is
+when it ends (or the keeper is killed, taking it along by PDEATHSIG, which
+the seccomp filter does not let it clear) the kernel kills every process it
+left behind, double forks and ``setsid`` grandchildren included. The keeper
+only waits and exits as the student process did; it dies with the warm
+process (:func:`die_with`). The network namespace has no interface but a loopback that is
 down: nothing can be reached. In the private mount namespace the grader's
 hidden folders (solutions, the output folder, the submission folders) are
 covered by empty read-only tmpfs, ``/proc`` shows only the namespace's
@@ -33,6 +34,7 @@ CLONE_NEWNET = 0x40000000
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
+PR_SET_PDEATHSIG = 1
 
 #: Size of the private working folder of a student process.
 WORK_MB = 64
@@ -90,6 +92,13 @@ def unshare() -> dict[str, str | None]:
         except OSError as exc:
             return {name: off.get(name, f"cannot map the user into its namespace: {exc.strerror}") for name in names}
     return {name: off.get(name) for name in names}
+
+
+def die_with(parent: int) -> None:
+    """In the keeper: be killed when ``parent`` (the warm process) ends, or end now if it already has."""
+    _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def keep(student: int) -> None:

@@ -209,6 +209,8 @@ class StudentProcess:
         if reason is None:
             if problem == "timeout":
                 reason = "did not finish within the time limit"
+            elif sig == signal.SIGKILL and not killed_by_us and status.get("oom_kills"):  # its cgroup's limit
+                problem, reason = "memory", "was ended for using more memory than its limit (its processes together)"
             elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and not killed_by_us):
                 problem, reason, backstop = "timeout", "used up its CPU time limit", True
             elif sig in _SIGNAL_NAMES:
