@@ -437,3 +437,116 @@ def test_without_proc_the_wall_clock_stands_for_cpu_time(fork_server, tmp_path, 
         assert info.value.problem == "timeout" and time.monotonic() - start < 10
     finally:
         student.close()
+
+
+def test_a_frame_is_read_as_its_bytes_arrive_and_a_huge_size_is_refused_at_once():
+    a, b = socket.socketpair()
+    with a, b:
+        wire.write_frame(a, {"x": [1, 2]}, [b"abc", b""])
+        data = b.recv(1 << 16)
+    reader = wire.FrameReader()
+    frames_seen = [reader.feed(data[i:i + 1]) for i in range(len(data))]
+    assert frames_seen[:-1] == [None] * (len(data) - 1) and frames_seen[-1] == ({"x": [1, 2]}, [b"abc", b""])
+    reader = wire.FrameReader(max_bytes=1024)
+    assert reader.feed(wire._PREFIX.pack(2, 1) + b"{}") is None
+    with pytest.raises(wire.ProtocolError, match="larger than 1024"):
+        reader.feed(wire._BLOB_LEN.pack(1 << 40))  # refused before a byte of the blob is awaited
+
+
+TRICKLE_SOURCE = '''
+import os, stat, struct, time
+def _channel():
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(fd)).st_mode):
+                return int(fd)
+        except OSError:
+            pass
+def _trickle(pause):
+    fd = _channel()
+    body = b'{"ok": true, "result": ' + b" " * 100000 + b'1}'
+    os.write(fd, struct.pack("<II", len(body), 0))  # a valid header, then the rest one byte at a time
+    for i in range(len(body)):
+        os.write(fd, body[i:i + 1])
+        pause()
+def forward(x, w, b):
+    _trickle(lambda: time.sleep(0.02))
+def mse_loss(y_pred, y):
+    def spin():
+        end = time.process_time() + 0.02
+        while time.process_time() < end:
+            pass
+    _trickle(spin)
+'''
+
+
+def test_a_reply_trickled_byte_by_byte_cannot_extend_the_wait(fork_server, tmp_path):
+    """One deadline per wait: a sleeping trickler ends at the wall-clock net, a busy one at its CPU time limit
+    (the CPU time is read while the frame arrives), each a timeout."""
+    import time
+
+    student = make_student(fork_server, TRICKLE_SOURCE, tmp_path, check_seconds=1.0, wall_seconds=2.0)
+    try:
+        student.begin_check()
+        start = time.monotonic()
+        with pytest.raises(SubmissionAbort, match="wall-clock limit of 2 s") as info:
+            student.call("forward", 1, 2, 3)
+        assert info.value.problem == "timeout" and time.monotonic() - start < 15
+    finally:
+        student.close()
+    student = make_student(fork_server, TRICKLE_SOURCE, tmp_path, check_seconds=1.0, wall_seconds=60.0)
+    try:
+        student.begin_check()
+        start = time.monotonic()
+        with pytest.raises(SubmissionAbort, match=r"it used all 1 s of CPU time a check may use") as info:
+            student.call("mse_loss", 1, 2)
+        assert info.value.problem == "timeout" and time.monotonic() - start < 30  # never the 60-s net
+    finally:
+        student.close()
+
+
+OOM_SOURCE = '''
+import os, signal, time
+def forward(x, w, b):
+    """Three children of 200 MB each (each under the process's own limit): the tree is over it together."""
+    kids = []
+    for _ in range(3):
+        r, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            held = [bytearray(10 << 20) for _ in range(20)]
+            os.write(wfd, b"d")
+            time.sleep(60)
+            os._exit(0)
+        os.close(wfd)
+        kids.append((pid, r))
+    done = sum(len(os.read(r, 1)) for _, r in kids)
+    for pid, _ in kids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return done
+def mse_loss(y_pred, y):
+    """A child that waits, then 200 MB in the child and 280 MB in the student process: the student process,
+    the largest, is the one the cgroup's OOM killer ends."""
+    if os.fork() == 0:
+        time.sleep(1.0)
+        held = [bytearray(10 << 20) for _ in range(20)]
+        time.sleep(60)
+        os._exit(0)
+    held = [bytearray(10 << 20) for _ in range(28)]
+    time.sleep(30)
+'''
+
+
+def test_the_process_tree_shares_one_memory_limit(fork_server, tmp_path):
+    student = make_student(fork_server, OOM_SOURCE, tmp_path, memory_mb=300)
+    try:
+        student.begin_check()
+        assert student.call("forward", 1, 2, 3).value == 2  # the third child was ended: 600 MB never fit
+        student.begin_check()
+        with pytest.raises(SubmissionAbort, match="more memory than its limit") as info:
+            student.call("mse_loss", 1, 2)
+        assert info.value.problem == "memory"
+    finally:
+        student.close()

@@ -100,6 +100,7 @@ class StudentProcess:
         self._out_open = True
         self.alive = True
         self.meter = cputime.TreeMeter(self.pid)
+        self._reader = frames.FrameReader()
         self._sampled = time.monotonic()
 
     def _drain(self) -> None:
@@ -134,10 +135,13 @@ class StudentProcess:
 
         Ends the process (:class:`ProcessEnded`, problem ``timeout``) once its tree's CPU time passes
         ``limit.cpu`` or the wall clock passes ``limit.wall``; ``starved`` instead when at the wall-clock limit the
-        tree had wanted the CPU most of the time and did not reach its CPU limit.
+        tree had wanted the CPU most of the time and did not reach its CPU limit. The frame is read as its bytes
+        arrive, in the same loop: one that trickles in byte by byte still ends at ``limit.wall``, and the CPU
+        time is still read meanwhile.
         """
         started = time.monotonic()
         first = None  # (time, sample) at this wait's first reading: starvation is judged from there
+        self._sock.setblocking(False)
         while True:
             now = time.monotonic()
             if now >= limit.wall:
@@ -149,17 +153,11 @@ class StudentProcess:
                 if key.data == "out":
                     self._drain()
             if any(key.data == "sock" for key, _ in events):
-                try:
-                    frame = frames.read_frame(self._sock, deadline=limit.wall)
-                except (EOFError, ConnectionError):
-                    self._end("crash", None)
-                except socket.timeout:
-                    self._past_wall(limit, first, started, time.monotonic())
-                except frames.ProtocolError as exc:
-                    self._end("crash", f"sent an invalid reply ({exc})")
-                if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
-                    self.cpu()  # many short calls add up: the check's CPU time stays at most one poll old
-                return frame
+                frame = self._read_some()
+                if frame is not None:
+                    if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
+                        self.cpu()  # many short calls add up: the check's CPU time stays at most one poll old
+                    return frame
             if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
                 sample = self.meter.scan(delays=True)
                 self._sampled = time.monotonic()
@@ -167,6 +165,15 @@ class StudentProcess:
                     first = (self._sampled, sample)
                 if sample.cpu >= limit.cpu:
                     self._end("timeout", None, cpu=sample.cpu)
+
+    def _read_some(self) -> tuple[dict, list[bytes]] | None:
+        """What the socket holds now, up to the end of the frame; the frame once complete."""
+        try:
+            return self._reader.read_from(self._sock)
+        except EOFError:
+            self._end("crash", None)
+        except frames.ProtocolError as exc:
+            self._end("crash", f"sent an invalid reply ({exc})")
 
     def _past_wall(self, limit: Limit, first, started: float, now: float) -> None:
         """The wall-clock safety net ran out: a timeout, or starvation (see :meth:`receive`)."""
