@@ -1,36 +1,26 @@
 """Memory for a student's whole process tree: one memory cgroup per student process.
 
-RLIMIT_AS limits each process on its own; a student process that forks
-could hold the limit once per child. So the warm process (the zygote, root
-where the grader is) creates a cgroup for each student process before it
-forks the keeper; the keeper moves itself in and forks the student process,
-so the student process and every process it starts are charged together.
-The limit is the submission's memory limit plus :data:`MARGIN_MB`.
+RLIMIT_AS limits each process on its own: a student process that forks could hold the limit once per child.
+So the warm process (the zygote) creates a cgroup for each student process; the keeper moves itself in before
+it forks the student process, so the student process and everything it starts are charged together, up to
+the submission's memory limit plus :data:`MARGIN_MB`.
 
-What is charged: the pages the tree allocates or copies (a page it shares
-with the warm process, torch's code and the heap it inherited, is charged to
-the warm process until the tree writes to it), files it writes in its
-private tmpfs working folder, and the kernel memory it causes (page tables,
-socket and pipe buffers). Measured with ``memory.max_usage_in_bytes`` over
-every check of each course assignment's solution: 8 to 15 MB for a batch's
-student process (forked from a warmed-up process); about 95 MB for one that
-makes its whole inherited heap its own (``gc.unfreeze(); gc.collect()``);
-about 115 MB for the first process of `grader check`, which pays torch's
-lazy imports itself (most of that is new memory, which its RLIMIT_AS counts
-too). :data:`MARGIN_MB` covers these, so one process that stays under its
-own limit is not ended by the cgroup, and the tree as a whole never holds
-more than the limit plus the margin.
+Charged: the pages the tree allocates or copies (a page it shares with the warm process, torch and the heap
+it inherited, stays the warm process's until the tree writes to it), files in its tmpfs working folder, and
+the kernel memory it causes (page tables, socket and pipe buffers). Measured (``memory.max_usage_in_bytes``,
+every check of each course solution): 8 to 15 MB for a batch's student process (forked from a warmed-up
+process); about 95 MB for one that makes its whole inherited heap its own (``gc.unfreeze(); gc.collect()``);
+about 115 MB for the first process of `grader check`, which pays torch's lazy imports itself (mostly new
+memory, which its RLIMIT_AS counts too). :data:`MARGIN_MB` covers these: one process under its own limit is
+not ended by the cgroup, and a tree never holds more than the limit plus the margin.
 
-cgroup v2 is used where its memory controller is enabled below the
-grader's cgroup (``memory.max``, ``memory.swap.max = 0``, ``memory.oom.group``
-so that the whole tree is ended at once); else the v1 memory controller
-(``memory.limit_in_bytes`` and, where swap is accounted,
-``memory.memsw.limit_in_bytes``; the kernel's OOM killer ends the largest
-process of the tree). A tree over the limit is OOM-killed; the zygote reads
-the cgroup's OOM count after the keeper ended and reports it, so the
-student process's death reads as the ``memory`` problem. The zygote kills
-whatever is left in the cgroup and removes it when it reaps the keeper
-(:class:`Pool`); nothing is left behind after a batch.
+cgroup v2 where its memory controller is enabled below the grader's cgroup (``memory.max``,
+``memory.swap.max`` 0, ``memory.oom.group``: the whole tree is ended at once; the keeper stays, spared by
+``oom_score_adj`` -1000); else the v1 controller (``memory.limit_in_bytes``, and ``memory.memsw.limit_in_bytes``
+where swap is accounted; the OOM killer ends the largest process; the keeper moves back out). The zygote reads
+the OOM count once the keeper is reaped and reports it, so the student process's death reads as the
+``memory`` problem; it then kills whatever is left in the cgroup and removes it (:class:`Pool`), and removes
+all of its cgroups when it stops: nothing is left behind after a batch.
 """
 
 from __future__ import annotations
@@ -219,6 +209,7 @@ class Pool:
         self.base, self.version, self.why = (None, 0, disabled) if disabled else locate()
         self._count = 0
         self._groups: dict[int, Group] = {}
+        self._reaped: set[int] = set()
         self._leftover: list[Group] = []
         if self.base is not None:
             self._clean_stale()
@@ -272,24 +263,38 @@ class Pool:
         """After ``keeper`` was reaped: end what is left of its tree, read the OOM count, remove the cgroup.
 
         Returns ``{"oom_kills": n, "memory_peak": bytes}`` ({} where the keeper had no cgroup)."""
-        group = self._groups.pop(keeper, None)
+        group = self._groups.get(keeper)
         if group is None:
             return {}
+        self._reaped.add(keeper)  # a close() that interrupts what follows must not signal that pid again
         deadline = time.monotonic() + wait
         group.kill_all(deadline)
         status = {"oom_kills": group.oom_kills(), "memory_peak": group.peak()}
         if not group.remove(deadline):
             self._leftover.append(group)
+        del self._groups[keeper]
+        self._reaped.discard(keeper)
         return status
 
     def close(self, *, wait: float = 3.0) -> None:
-        """The zygote stops: end every keeper still running (its tree dies with it) and remove every cgroup."""
+        """The zygote stops: end every keeper still running (its tree dies with it) and remove every cgroup it
+        made, whatever it was doing (it may run in a signal handler)."""
         for keeper in list(self._groups):
-            try:
-                os.kill(keeper, signal.SIGKILL)
-                os.waitpid(keeper, 0)
-            except (OSError, ChildProcessError):
-                pass
+            if keeper not in self._reaped:
+                try:
+                    os.kill(keeper, signal.SIGKILL)
+                    os.waitpid(keeper, 0)
+                except (OSError, ChildProcessError):
+                    pass
             self.reaped(keeper, wait=wait / 2)
-        deadline = time.monotonic() + wait
-        self._leftover = [g for g in self._leftover if not g.remove(deadline)]
+        if self.base is None:
+            return
+        deadline, mine = time.monotonic() + wait, f"{_PREFIX}{os.getpid()}-"
+        try:
+            names = [n for n in os.listdir(self.base) if n.startswith(mine)]
+        except OSError:
+            names = []
+        for name in names:  # being made or removed when this was called, or still busy before
+            group = Group(os.path.join(self.base, name), self.version)
+            group.kill_all(deadline)
+            group.remove(deadline)

@@ -126,10 +126,10 @@ class ForkServer:
         socket.send_fds(self._ctrl, [json.dumps({"op": "reap", "pid": pid}).encode()], [])
 
     def close(self) -> None:
-        """Stop the warm process: it ends its student processes and removes their cgroups (a few seconds at
-        most, else it is killed: its keepers, and their student processes, die with it by PDEATHSIG)."""
+        """Stop the warm process: it ends its student processes and removes their cgroups (else, killed, by PDEATHSIG)."""
         try:
             self._ctrl.close()
+            os.kill(self._pid, signal.SIGTERM)  # at once, even in the middle of its warm-up
             give_up = time.monotonic() + CLOSE_SECONDS
             while os.waitpid(self._pid, os.WNOHANG)[0] == 0:
                 if time.monotonic() > give_up:
@@ -176,6 +176,7 @@ def _serve(ctrl: socket.socket, *, warm: bool = False) -> None:
     gc.collect()
     gc.freeze()  # imported objects stay shared with every fork, and out of its collections
     pool, zygote = cgroup.Pool(sandbox_layers.disabled().get("cgroup")), os.getpid()
+    signal.signal(signal.SIGTERM, lambda *_: (pool.close(), os._exit(0)))  # ForkServer.close
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 2)
@@ -198,7 +199,8 @@ def _serve(ctrl: socket.socket, *, warm: bool = False) -> None:
                     ctrl.close()
                     os.setsid()
                     namespaces.die_with(zygote)
-                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        signal.signal(sig, signal.SIG_DFL)
                     layers = {"session": None, "cgroup": cgroup.enter(group, why), **namespaces.unshare()}
                     if layers["pid-namespace"] is None:
                         student = os.fork()  # PID 1 of the new namespace
