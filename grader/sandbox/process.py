@@ -235,7 +235,9 @@ class StudentProcess:
     def kill(self, *, status: bool = True, grace: float = 0.0) -> dict:
         """Kill the process group; with ``status``, wait for how the process ended.
 
-        With ``grace``, a process that is ending anyway gets that long to end by itself first.
+        The group is the keeper's: the student process dies with its keeper whatever it did (PDEATHSIG, which
+        it cannot clear), every process it started with its PID namespace, and the warm process empties the
+        cgroup before it reaps. With ``grace``, a process that is ending anyway gets that long to end by itself first.
         """
         if not self.alive:
             return {}
