@@ -13,7 +13,7 @@ from conftest import ROOT, SUBMISSIONS, run_grader
 from grader.sandbox import layers, seccomp
 
 SOLUTION = ROOT / "solutions" / "assignment2" / "linear_regression.py"
-ALL_OPTIONAL = "pid-namespace,mount-namespace,network-namespace,landlock,seccomp,unprivileged-user"
+ALL_OPTIONAL = "cgroup,pid-namespace,mount-namespace,network-namespace,landlock,seccomp,unprivileged-user"
 
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
@@ -86,10 +86,48 @@ def test_seccomp_denies_what_attacks_need_and_allows_what_torch_needs():
         }
 
     seen = _in_filtered_child(probe)
-    assert seen["inet"] == seen["inet6_udp"] == errno.EPERM
-    assert seen["unix"] == 0 and seen["fork_exit_code"] == 7 and seen["read_file"] == 10
+    assert seen["inet"] == seen["inet6_udp"] == seen["unix"] == errno.EPERM
+    assert seen["fork_exit_code"] == 7 and seen["read_file"] == 10
     assert seen["raise_nofile"] == errno.EPERM and seen["read_limit"][0] > 0
     assert seen["unshare_user"] == seen["ptrace"] == seen["keyctl"] == errno.EPERM
+
+
+def test_seccomp_refuses_sockets_threads_programs_and_clearing_the_parent_death_signal():
+    """The student process is single-threaded, runs no other program, opens no socket (any family) and keeps its
+    parent-death signal; a Unix stream pair (connected to itself) and fork stay, and Python says what failed."""
+    import ctypes
+    import subprocess
+    import sys
+    import threading
+
+    def probe():
+        import torch
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        out = {"pdeathsig": 0 if libc.prctl(1, 0, 0, 0, 0) == 0 else ctypes.get_errno()}
+        out["set_name"] = libc.prctl(15, b"probe", 0, 0, 0)  # other prctl options still work
+        for name, call in (("thread", lambda: threading.Thread(target=int).start()),
+                           ("program", lambda: subprocess.run([sys.executable, "-c", "pass"])),
+                           ("unix_dgram_pair", lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)),
+                           ("unix_stream", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))):
+            try:
+                call()
+                out[name] = "ran"
+            except (RuntimeError, OSError) as exc:
+                out[name] = type(exc).__name__
+        a, b = socket.socketpair()
+        a.sendall(b"x")
+        out["stream_pair"] = b.recv(1).decode()
+        torch.set_num_threads(4)  # held to one thread: a matmul runs instead of ending the process
+        out["threads"] = torch.get_num_threads()
+        out["matmul"] = float((torch.ones(300, 300) @ torch.ones(300, 300))[0, 0])
+        return out
+
+    seen = _in_filtered_child(probe)
+    assert seen["pdeathsig"] == errno.EPERM and seen["set_name"] == 0
+    assert seen["thread"] == "RuntimeError" and seen["program"] == "PermissionError"
+    assert seen["unix_dgram_pair"] == seen["unix_stream"] == "PermissionError" and seen["stream_pair"] == "x"
+    assert seen["threads"] == 1 and seen["matmul"] == 300.0
 
 
 def test_disabled_layers_are_reported_and_doctor_fails():
@@ -118,6 +156,6 @@ def test_grade_warns_in_one_line_when_layers_are_missing(tmp_path):
     full = run_grader("grade", "assignment2", folder, "-o", tmp_path / "full")
     assert weak.returncode == full.returncode == 0, weak.stderr[-2000:]
     warnings = [line for line in weak.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == ["warning: student processes run with 7 of 8 sandbox layers here; missing: seccomp (`grader doctor` says why)"]
+    assert warnings == ["warning: student processes run with 9 of 10 sandbox layers here; missing: seccomp (`grader doctor` says why)"]
     assert "warning:" not in full.stderr
     assert (tmp_path / "weak" / "grades.csv").read_text() == (tmp_path / "full" / "grades.csv").read_text()

@@ -158,9 +158,14 @@ def test_deeply_nested_json_is_a_protocol_error_not_a_crash():
 
 
 GROUP_SOURCE = '''
-import os, subprocess, sys, time
+import ctypes, os, sys, time
 def forward(x, w, b):
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600.0271828)"]).pid
+    pid = os.fork()  # no other program may run (seccomp): a forked child that sleeps
+    if pid == 0:
+        ctypes.CDLL(None).prctl(15, b"grader-sleeper", 0, 0, 0)
+        time.sleep(600)
+        os._exit(0)
+    return pid
 def mse_loss(y_pred, y):
     while True:
         pass
@@ -185,7 +190,7 @@ def _sleepers() -> list[int]:
     found = []
     for pid in os.listdir("/proc"):
         try:
-            if pid.isdigit() and b"600.0271828" in open(f"/proc/{pid}/cmdline", "rb").read() and _alive(int(pid)):
+            if pid.isdigit() and open(f"/proc/{pid}/comm", "rb").read() == b"grader-sleeper\n" and _alive(int(pid)):
                 found.append(int(pid))
         except OSError:
             pass
@@ -199,7 +204,7 @@ def test_the_whole_process_group_is_killed(fork_server, tmp_path):
         sleeper = student.call("forward", 1, 2, 3).value
         import time
 
-        give_up = time.monotonic() + 60  # its command line shows once the exec is through (slow on a busy machine)
+        give_up = time.monotonic() + 60  # its name shows once the child runs (slow on a busy machine)
         while not _sleepers() and time.monotonic() < give_up:
             time.sleep(0.02)
         assert isinstance(sleeper, int) and len(_sleepers()) == 1
@@ -314,12 +319,16 @@ def test_harness_built_linear_and_sgd_are_kept_and_described(fork_server, tmp_pa
 
 
 TIME_SOURCE = '''
-import os, subprocess, sys, time
+import os, sys, time
 def forward(x, w, b):
     time.sleep(3600)
 def mse_loss(y_pred, y):
     # The CPU time is spent in a child process: the tree's time counts.
-    subprocess.run([sys.executable, "-c", "while True: pass"])
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            pass
+    os.waitpid(pid, 0)
 def zero_grad(params):
     start = time.process_time()
     while time.process_time() - start < 0.2:
@@ -435,5 +444,118 @@ def test_without_proc_the_wall_clock_stands_for_cpu_time(fork_server, tmp_path, 
         with pytest.raises(SubmissionAbort, match=r"did not finish within the time limit \(1 s per check\)") as info:
             student.call("forward", 1, 2, 3)  # sleeps: on the wall clock, that is a timeout after 1 s
         assert info.value.problem == "timeout" and time.monotonic() - start < 10
+    finally:
+        student.close()
+
+
+def test_a_frame_is_read_as_its_bytes_arrive_and_a_huge_size_is_refused_at_once():
+    a, b = socket.socketpair()
+    with a, b:
+        wire.write_frame(a, {"x": [1, 2]}, [b"abc", b""])
+        data = b.recv(1 << 16)
+    reader = wire.FrameReader()
+    frames_seen = [reader.feed(data[i:i + 1]) for i in range(len(data))]
+    assert frames_seen[:-1] == [None] * (len(data) - 1) and frames_seen[-1] == ({"x": [1, 2]}, [b"abc", b""])
+    reader = wire.FrameReader(max_bytes=1024)
+    assert reader.feed(wire._PREFIX.pack(2, 1) + b"{}") is None
+    with pytest.raises(wire.ProtocolError, match="larger than 1024"):
+        reader.feed(wire._BLOB_LEN.pack(1 << 40))  # refused before a byte of the blob is awaited
+
+
+TRICKLE_SOURCE = '''
+import os, stat, struct, time
+def _channel():
+    for fd in range(256):
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                return fd
+        except OSError:
+            pass
+def _trickle(pause):
+    fd = _channel()
+    body = b'{"ok": true, "result": ' + b" " * 100000 + b'1}'
+    os.write(fd, struct.pack("<II", len(body), 0))  # a valid header, then the rest one byte at a time
+    for i in range(len(body)):
+        os.write(fd, body[i:i + 1])
+        pause()
+def forward(x, w, b):
+    _trickle(lambda: time.sleep(0.02))
+def mse_loss(y_pred, y):
+    def spin():
+        end = time.process_time() + 0.02
+        while time.process_time() < end:
+            pass
+    _trickle(spin)
+'''
+
+
+def test_a_reply_trickled_byte_by_byte_cannot_extend_the_wait(fork_server, tmp_path):
+    """One deadline per wait: a sleeping trickler ends at the wall-clock net, a busy one at its CPU time limit
+    (the CPU time is read while the frame arrives), each a timeout."""
+    import time
+
+    student = make_student(fork_server, TRICKLE_SOURCE, tmp_path, check_seconds=1.0, wall_seconds=2.0)
+    try:
+        student.begin_check()
+        start = time.monotonic()
+        with pytest.raises(SubmissionAbort, match="wall-clock limit of 2 s") as info:
+            student.call("forward", 1, 2, 3)
+        assert info.value.problem == "timeout" and time.monotonic() - start < 15
+    finally:
+        student.close()
+    student = make_student(fork_server, TRICKLE_SOURCE, tmp_path, check_seconds=1.0, wall_seconds=60.0)
+    try:
+        student.begin_check()
+        start = time.monotonic()
+        with pytest.raises(SubmissionAbort, match=r"it used all 1 s of CPU time a check may use") as info:
+            student.call("mse_loss", 1, 2)
+        assert info.value.problem == "timeout" and time.monotonic() - start < 30  # never the 60-s net
+    finally:
+        student.close()
+
+
+OOM_SOURCE = '''
+import os, signal, time
+def forward(x, w, b):
+    """Three children of 200 MB each (each under the process's own limit): the tree is over it together."""
+    kids = []
+    for _ in range(3):
+        r, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            held = [bytearray(10 << 20) for _ in range(20)]
+            os.write(wfd, b"d")
+            time.sleep(60)
+            os._exit(0)
+        os.close(wfd)
+        kids.append((pid, r))
+    done = sum(len(os.read(r, 1)) for _, r in kids)
+    for pid, _ in kids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return done
+def mse_loss(y_pred, y):
+    """A child that waits, then 200 MB in the child and 280 MB in the student process: the student process,
+    the largest, is the one the cgroup's OOM killer ends."""
+    if os.fork() == 0:
+        time.sleep(1.0)
+        held = [bytearray(10 << 20) for _ in range(20)]
+        time.sleep(60)
+        os._exit(0)
+    held = [bytearray(10 << 20) for _ in range(28)]
+    time.sleep(30)
+'''
+
+
+def test_the_process_tree_shares_one_memory_limit(fork_server, tmp_path):
+    student = make_student(fork_server, OOM_SOURCE, tmp_path, memory_mb=300)
+    try:
+        student.begin_check()
+        assert student.call("forward", 1, 2, 3).value == 2  # the third child was ended: 600 MB never fit
+        student.begin_check()
+        with pytest.raises(SubmissionAbort, match="more memory than its limit") as info:
+            student.call("mse_loss", 1, 2)
+        assert info.value.problem == "memory"
     finally:
         student.close()

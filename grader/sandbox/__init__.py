@@ -4,7 +4,7 @@ side's handle on the running process.
 
 Owns: :mod:`.launcher` (the trusted side's handle on the warm process, or the spawner), :mod:`.zygote` (the warm
 process itself), :mod:`.child` (the harness in the student process), :mod:`.limits` and the layers
-(:mod:`.namespaces`, :mod:`.mountview` (the allowlist root), :mod:`.landlock`, :mod:`.seccomp`, :mod:`.privileges`,
+(:mod:`.namespaces`, :mod:`.cgroup`, :mod:`.mountview` (the allowlist root), :mod:`.landlock`, :mod:`.seccomp`, :mod:`.privileges`,
 :mod:`.guard` for forbidden APIs), :mod:`.policy` (limits and the filesystem view), :mod:`.process` (the trusted
 side's handle), :mod:`.protocol` (the wire protocol, both ends), :mod:`.specs` (objects built on both sides).
 May import: the standard library, torch, numpy; nothing else of the grader (it is imported into the student

@@ -108,13 +108,21 @@ class ForkServer:
         socket.send_fds(self._ctrl, [json.dumps({"op": "reap", "pid": pid}).encode()], [])
 
     def close(self) -> None:
-        """Stop the warm process now (its student processes die with it: PDEATHSIG)."""
+        """Stop the warm process: it ends its student processes and removes their cgroups (else, killed after
+        :data:`CLOSE_SECONDS`, by PDEATHSIG)."""
         try:
             self._ctrl.close()
-            os.kill(self._pid, signal.SIGKILL)
+            self._proc.send_signal(signal.SIGTERM)  # at once, even in the middle of its warm-up
+            self._proc.wait(timeout=CLOSE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
         except OSError:
             pass
         self._proc.wait()
+
+
+#: How long :meth:`ForkServer.close` lets the warm process end its student processes and remove their cgroups.
+CLOSE_SECONDS = 8.0
 
 
 def _receive(ctrl: socket.socket) -> dict:

@@ -13,12 +13,13 @@ import os
 
 LAYERS = (
     "rlimits",            # address space, CPU, file size, open files, processes, no core dumps
+    "cgroup",             # one memory limit for the whole process tree (cgroup v2, else v1)
     "session",            # its own session and process group, killed as a whole
     "pid-namespace",      # PID 1 of its own namespace: nothing it starts outlives it
     "mount-namespace",    # an allowlist root (pivot_root), private /proc, a private tmpfs working folder
     "network-namespace",  # no network at all
     "landlock",           # filesystem allowlist, no TCP, signals and abstract sockets scoped
-    "seccomp",            # no new sockets, ptrace, keyring, mounts, namespaces, raised limits
+    "seccomp",            # no sockets, threads, exec, ptrace, keyring, mounts, namespaces, raised limits
     "unprivileged-user",  # nobody instead of root
     "monitor",            # an audit hook seals every reply and ends the process on tampering (grader.sandbox.integrity)
 )

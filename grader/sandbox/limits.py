@@ -87,6 +87,7 @@ def apply(config: dict, layers: dict[str, str | None]) -> dict[str, str | None]:
     prints and `grader grade` warns about.
     """
     layers = dict(layers)
+    layers.setdefault("cgroup", "a spawned student process is not placed in a cgroup")
     off = sandbox_layers.disabled()
     scratch, work = config["scratch"], config["work"]
     fs = config.get("filesystem")

@@ -2,13 +2,14 @@
 
 The process forked for a submission (the *keeper*) unshares the namespaces
 and forks again: the student process is PID 1 of a fresh PID namespace, so
-when it ends (or the keeper is killed, taking it along by PDEATHSIG) the
-kernel kills every process it left behind, double forks and ``setsid``
-grandchildren included. The keeper only waits and exits as the student
-process did. The network namespace has no interface but a loopback that is
-down: nothing can be reached. In the private mount namespace the student
-process builds its own filesystem view, an allowlist it then pivots into
-(:mod:`grader.sandbox.mountview`).
+when it ends (or the keeper is killed, taking it along by PDEATHSIG, which
+the seccomp filter does not let it clear) the kernel kills every process it
+left behind, double forks and ``setsid`` grandchildren included. The keeper
+only waits and exits as the student process did; it dies with the warm
+process (:func:`die_with`). The network namespace has no interface but a
+loopback that is down: nothing can be reached. In the private mount namespace
+the student process builds its own filesystem view, an allowlist it then
+pivots into (:mod:`grader.sandbox.mountview`).
 
 Root unshares directly; another user first enters a user namespace that maps
 it to root inside (unprivileged user namespaces), where the kernel allows it.
@@ -29,6 +30,8 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+
+PR_SET_PDEATHSIG = 1
 
 _libc = None
 
@@ -77,6 +80,13 @@ def unshare() -> dict[str, str | None]:
         except OSError as exc:
             return {name: off.get(name, f"cannot map the user into its namespace: {exc.strerror}") for name in names}
     return {name: off.get(name) for name in names}
+
+
+def die_with(parent: int) -> None:
+    """In the keeper: be killed when ``parent`` (the warm process) ends, or end now if it already has."""
+    _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def keep(student: int) -> None:

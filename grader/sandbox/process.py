@@ -102,10 +102,13 @@ class StudentProcess:
         self._out_open = True
         self.alive = True
         self.meter = cputime.TreeMeter(self.pid)
+        self._reader = frames.FrameReader()
         self._sampled = time.monotonic()
         self.key: bytes | None = None
         """The monitor's key (:mod:`grader.sandbox.protocol.seals`): once set, every frame must come sealed."""
         self._next_seal = 0
+        self._unsealed: tuple | None = None
+        """A complete frame whose seal has not arrived yet."""
 
     def _drain(self) -> None:
         try:
@@ -139,10 +142,13 @@ class StudentProcess:
 
         Ends the process (:class:`ProcessEnded`, problem ``timeout``) once its tree's CPU time passes
         ``limit.cpu`` or the wall clock passes ``limit.wall``; ``starved`` instead when at the wall-clock limit the
-        tree had wanted the CPU most of the time and did not reach its CPU limit.
+        tree had wanted the CPU most of the time and did not reach its CPU limit. The frame is read as its bytes
+        arrive, in the same loop: one that trickles in byte by byte still ends at ``limit.wall``, and the CPU
+        time is still read meanwhile.
         """
         started = time.monotonic()
         first = None  # (time, sample) at this wait's first reading: starvation is judged from there
+        self._sock.setblocking(False)
         while True:
             now = time.monotonic()
             if now >= limit.wall:
@@ -154,20 +160,11 @@ class StudentProcess:
                 if key.data == "out":
                     self._drain()
             if any(key.data == "sock" for key, _ in events):
-                try:
-                    raw = bytearray() if self.key is not None else None
-                    frame = frames.read_frame(self._sock, deadline=limit.wall, raw=raw)
-                    if raw is not None:
-                        frame = self._unseal(frame, bytes(raw), frames.read_frame(self._sock, deadline=limit.wall)[0])
-                except (EOFError, ConnectionError):
-                    self._end("crash", None)
-                except socket.timeout:
-                    self._past_wall(limit, first, started, time.monotonic())
-                except frames.ProtocolError as exc:
-                    self._end("crash", f"sent an invalid reply ({exc})")
-                if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
-                    self.cpu()  # many short calls add up: the check's CPU time stays at most one poll old
-                return frame
+                frame = self._read_some()
+                if frame is not None:
+                    if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
+                        self.cpu()  # many short calls add up: the check's CPU time stays at most one poll old
+                    return frame
             if polling and time.monotonic() - self._sampled >= POLL_SECONDS:
                 sample = self.meter.scan(delays=True)
                 self._sampled = time.monotonic()
@@ -176,11 +173,27 @@ class StudentProcess:
                 if sample.cpu >= limit.cpu:
                     self._end("timeout", None, cpu=sample.cpu)
 
-    def _unseal(self, frame: tuple[dict, list[bytes]], raw: bytes, seal: dict) -> tuple[dict, list[bytes]]:
+    def _read_some(self) -> tuple[dict, list[bytes]] | None:
+        """What the socket holds now, up to the end of the frame; the frame once complete."""
+        try:
+            frame = self._reader.read_from(self._sock)
+        except EOFError:
+            self._end("crash", None)
+        except frames.ProtocolError as exc:
+            self._end("crash", f"sent an invalid reply ({exc})")
+        if frame is None or self.key is None:
+            return frame
+        if self._unsealed is None:  # a frame: its seal comes next, in the same wait
+            self._unsealed = (frame, self._reader.digest)
+            return None
+        (sealed, digest), self._unsealed = self._unsealed, None
+        return self._unseal(sealed, digest, frame[0])
+
+    def _unseal(self, frame: tuple[dict, list[bytes]], digest: bytes, seal: dict) -> tuple[dict, list[bytes]]:
         """``frame`` once its seal checks out; the process ends as ``tampering`` when it does not, or when the
         monitor's verdict says so."""
         try:
-            checked = seals.check(self.key, self._next_seal, raw, seal)
+            checked = seals.check(self.key, self._next_seal, digest, seal)
         except seals.SealError as exc:
             self._end("tampering", seals.TAMPERING_MESSAGE, evidence=str(exc))
         except seals.Replayed:
@@ -237,6 +250,8 @@ class StudentProcess:
         if reason is None:
             if problem == "timeout":
                 reason = "did not finish within the time limit"
+            elif sig == signal.SIGKILL and not killed_by_us and status.get("oom_kills"):  # its cgroup's limit
+                problem, reason = "memory", "was ended for using more memory than its limit (its processes together)"
             elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and not killed_by_us):
                 problem, reason, backstop = "timeout", "used up its CPU time limit", True
             elif sig in _SIGNAL_NAMES:
@@ -257,7 +272,9 @@ class StudentProcess:
     def kill(self, *, status: bool = True, grace: float = 0.0) -> dict:
         """Kill the process group; with ``status``, wait for how the process ended.
 
-        With ``grace``, a process that is ending anyway gets that long to end by itself first.
+        The group is the keeper's: the student process dies with its keeper whatever it did (PDEATHSIG, which
+        it cannot clear), every process it started with its PID namespace, and the warm process empties the
+        cgroup before it reaps. With ``grace``, a process that is ending anyway gets that long to end by itself first.
         """
         if not self.alive:
             return {}

@@ -27,6 +27,7 @@ import socket
 import sys
 import time
 
+from grader.sandbox import cgroup
 from grader.sandbox import layers as sandbox_layers
 from grader.sandbox import policy
 
@@ -102,8 +103,9 @@ def _wait(pid: int, grace: float) -> int:
     return os.waitpid(pid, 0)[1]
 
 
-def _fork_student(ctrl: socket.socket, fds: list[int], config: dict) -> int:
-    """Fork the keeper, which forks the student process (see :mod:`grader.sandbox.namespaces`)."""
+def _fork_student(ctrl: socket.socket, fds: list[int], config: dict, group, why, zygote: int) -> int:
+    """Fork the keeper, which joins the student's cgroup and forks the student process (see
+    :mod:`grader.sandbox.namespaces` and :mod:`grader.sandbox.cgroup`)."""
     from grader.sandbox import child, namespaces
 
     pid = os.fork()
@@ -111,14 +113,21 @@ def _fork_student(ctrl: socket.socket, fds: list[int], config: dict) -> int:
         try:
             ctrl.close()
             os.setsid()
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            layers = {"session": None, **namespaces.unshare()}
+            namespaces.die_with(zygote)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            layers = {"session": None, "cgroup": cgroup.enter(group, why), **namespaces.unshare()}
             if layers["pid-namespace"] is None:
                 student = os.fork()  # PID 1 of the new namespace
                 if student != 0:
                     for fd in fds:
                         os.close(fd)
+                    if group is not None and layers["cgroup"] is None:
+                        group.leave()
                     namespaces.keep(student)
+            else:
+                layers["pid-namespace"] += "; its processes end " + (
+                    "with its cgroup" if layers["cgroup"] is None else "with its session: setsid escapes")
             child.run(socket.socket(fileno=fds[0]), fds[1], config, layers)
         finally:
             os._exit(0)
@@ -139,6 +148,8 @@ def serve(ctrl_fd: str, warm: str) -> None:
     except BaseException as exc:  # noqa: BLE001 - the caller says why the warm process could not start
         ctrl.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         os._exit(1)
+    pool, zygote = cgroup.Pool(sandbox_layers.disabled().get("cgroup")), os.getpid()
+    signal.signal(signal.SIGTERM, lambda *_: (pool.close(), os._exit(0)))  # ForkServer.close
     ctrl.send(json.dumps({"ready": os.getpid()}).encode())
     is_warm = warm == "1"
     if is_warm:
@@ -159,7 +170,9 @@ def serve(ctrl_fd: str, warm: str) -> None:
                 warm_up()
                 is_warm = True
         elif request["op"] == "fork":
-            pid = _fork_student(ctrl, fds, request["config"])
+            group, why = pool.create(request["config"]["memory_mb"])
+            pid = _fork_student(ctrl, fds, request["config"], group, why, zygote)
+            pool.track(pid, group)
             del request, msg
             ctrl.send(json.dumps({"pid": pid}).encode())
             if not is_warm:
@@ -172,8 +185,10 @@ def serve(ctrl_fd: str, warm: str) -> None:
                 status = _exit_status(_wait(int(request["pid"]), float(request.get("grace") or 0.0)))
             except ChildProcessError:
                 status = {}
+            status.update(pool.reaped(int(request["pid"])))
             if request["op"] == "wait":
                 ctrl.send(json.dumps(status).encode())
+    pool.close()  # the trusted parent closed the channel (or died): end every student process, remove the cgroups
     os._exit(0)
 
 

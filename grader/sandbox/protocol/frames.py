@@ -9,6 +9,7 @@ worst send data that fails validation.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import socket
@@ -22,6 +23,7 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 #: Largest JSON header accepted.
 MAX_HEADER_BYTES = 1024 * 1024
 
+_sha256 = hashlib.sha256
 _PREFIX = struct.Struct("<II")  # header length, number of blobs
 PREFIX = _PREFIX  # the monitor writes its notice with it (grader.sandbox.integrity)
 _BLOB_LEN = struct.Struct("<Q")
@@ -47,21 +49,81 @@ class ProtocolError(Exception):
     """The other side sent something that is not a valid frame."""
 
 
-def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None, raw: bytearray | None = None) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < n:
-        if deadline is not None:  # one deadline for the whole frame: a peer sending byte by byte cannot extend it
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise socket.timeout("the frame did not arrive in time")
-            sock.settimeout(left)
-        chunk = sock.recv(min(n - len(chunks), 1 << 20))
-        if not chunk:
+class FrameReader:
+    """One frame at a time, from bytes as they arrive: the caller waits (select) and keeps its own deadline.
+
+    :meth:`wanted` says how many bytes to read next (never past the frame); every size is checked as soon
+    as it arrives, so a huge declared size is refused before anything is kept.
+    """
+
+    def __init__(self, max_bytes: int = MAX_FRAME_BYTES):
+        self.max_bytes = max_bytes
+        self._start()
+
+    def _start(self) -> None:
+        self._sha = _sha256()  # of the frame's bytes as they arrive: what a seal covers (grader.sandbox.protocol.seals)
+        self._buf, self._need, self._stage = bytearray(), _PREFIX.size, "prefix"
+        self._header: dict | None = None
+        self._blobs: list[bytes] = []
+        self._count = self._budget = 0
+
+    def wanted(self) -> int:
+        """Bytes to read next (at least 1 while a frame is incomplete)."""
+        return max(1, self._need - len(self._buf))
+
+    @property
+    def started(self) -> bool:
+        """Whether part of a frame has arrived."""
+        return bool(self._buf) or self._stage != "prefix"
+
+    def read_from(self, sock: socket.socket) -> tuple[dict, list[bytes]] | None:
+        """What a non-blocking ``sock`` holds now, up to the end of the frame: the frame once complete, else None.
+        ``EOFError`` once the peer closed."""
+        try:
+            data = sock.recv(min(self.wanted(), 1 << 20))
+        except (BlockingIOError, InterruptedError):
+            return None
+        except ConnectionError:
+            data = b""
+        if not data:
             raise EOFError("peer closed the connection")
-        chunks += chunk
-    if raw is not None:
-        raw += chunks
-    return bytes(chunks)
+        return self.feed(data)
+
+    def feed(self, data: bytes) -> tuple[dict, list[bytes]] | None:
+        """Add ``data`` (at most :meth:`wanted` bytes); the frame once it is complete, else None."""
+        self._buf += data
+        while len(self._buf) >= self._need:
+            part, self._buf = bytes(self._buf[:self._need]), self._buf[self._need:]
+            self._sha.update(part)
+            if self._stage == "prefix":
+                header_len, self._count = _PREFIX.unpack(part)
+                if header_len > MAX_HEADER_BYTES or self._count > 10_000:
+                    raise ProtocolError("frame header too large")
+                self._budget = self.max_bytes - header_len
+                self._stage, self._need = "header", header_len
+            elif self._stage == "header":
+                try:
+                    header = json.loads(part)
+                except (ValueError, RecursionError) as exc:
+                    raise ProtocolError(f"frame header is not JSON: {exc}") from None
+                if not isinstance(header, dict):
+                    raise ProtocolError("frame header is not an object")
+                self._header, self._stage, self._need = header, "size", _BLOB_LEN.size
+            elif self._stage == "size":
+                (size,) = _BLOB_LEN.unpack(part)
+                self._budget -= size
+                if self._budget < 0:
+                    raise ProtocolError(f"frame larger than {self.max_bytes} bytes")
+                self._stage, self._need = "blob", size
+            else:
+                self._blobs.append(part)
+                self._stage, self._need = "size", _BLOB_LEN.size
+            if self._header is not None and len(self._blobs) == self._count:
+                frame = (self._header, self._blobs)
+                self.digest = self._sha.digest()  # SHA-256 of the last complete frame's bytes
+                self._start()
+                return frame
+        return None
 
 
 def encode_frame(header: dict, blobs: list[bytes] = ()) -> bytes:
@@ -83,28 +145,23 @@ def write_frame(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> N
     sock.sendall(encode_frame(header, blobs))
 
 
-def read_frame(sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES, deadline: float | None = None,
-               raw: bytearray | None = None) -> tuple[dict, list[bytes]]:
-    """The next frame; with ``deadline`` (``time.monotonic()``), ``socket.timeout`` once it passes; with ``raw``,
-    the frame's bytes as received are appended to it (to check a seal)."""
-    header_len, n_blobs = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size, deadline, raw))
-    if header_len > MAX_HEADER_BYTES or n_blobs > 10_000:
-        raise ProtocolError("frame header too large")
-    budget = max_bytes - header_len
-    try:
-        header = json.loads(_recv_exact(sock, header_len, deadline, raw))
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"frame header is not JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise ProtocolError("frame header is not an object")
-    blobs = []
-    for _ in range(n_blobs):
-        (size,) = _BLOB_LEN.unpack(_recv_exact(sock, _BLOB_LEN.size, deadline, raw))
-        budget -= size
-        if budget < 0:
-            raise ProtocolError(f"frame larger than {max_bytes} bytes")
-        blobs.append(_recv_exact(sock, size, deadline, raw))
-    return header, blobs
+def read_frame(sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    """The next frame (blocking); with ``deadline`` (``time.monotonic()``), ``socket.timeout`` once it passes.
+
+    One deadline for the whole frame: a peer sending byte by byte cannot extend it."""
+    reader = FrameReader(max_bytes)
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("the frame did not arrive in time")
+            sock.settimeout(left)
+        chunk = sock.recv(min(reader.wanted(), 1 << 20))
+        if not chunk:
+            raise EOFError("peer closed the connection")
+        frame = reader.feed(chunk)
+        if frame is not None:
+            return frame
 
 
 _TB = torch._C.TensorBase

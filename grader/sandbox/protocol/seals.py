@@ -3,12 +3,11 @@
 The student process's monitor (:mod:`grader.sandbox.integrity`) sends a key in the ``sandboxed`` frame, before
 any student code runs; from then on each frame is followed by a seal frame ``{"seal": n, "verdict", "forbidden",
 "evidence", "mac"}`` whose MAC covers the sequence number, the verdict, any forbidden API used, the evidence and
-the SHA-256 of the frame's bytes as received. :func:`check` is the trusted side's half.
+the SHA-256 of the frame's bytes as received (:class:`grader.sandbox.protocol.frames.FrameReader` computes it). :func:`check` is the trusted side's half.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -41,13 +40,14 @@ def message(n: int, verdict: str, forbidden: str, evidence: str, digest: bytes) 
     return b"%d\n%s\n%s\n%s\n%s" % (n, verdict.encode(), forbidden.encode(), evidence.encode(), digest)
 
 
-def check(key: bytes, expected: int, frame: bytes, seal: dict) -> Seal:
-    """The seal of ``frame`` (its bytes as received), checked against ``key``; ``expected``: its sequence number."""
+def check(key: bytes, expected: int, digest: bytes, seal: dict) -> Seal:
+    """The seal of a frame (``digest``: the SHA-256 of its bytes as received), checked against ``key``;
+    ``expected``: its sequence number."""
     n, verdict, forbidden, evidence, mac = (seal.get(k) for k in ("seal", "verdict", "forbidden", "evidence", "mac"))
     if not (type(n) is int and verdict in ("ok", "tampering", "forbidden") and isinstance(forbidden, str)
             and isinstance(evidence, str) and isinstance(mac, str)):
         raise SealError("a frame came without the monitor's seal")
-    want = hmac.digest(key, message(n, verdict, forbidden, evidence, hashlib.sha256(frame).digest()), "sha256").hex()
+    want = hmac.digest(key, message(n, verdict, forbidden, evidence, digest), "sha256").hex()
     if not hmac.compare_digest(want, mac):
         raise SealError("a frame's seal does not match it: it was not written by the grader's harness")
     if n != expected:
