@@ -12,9 +12,6 @@ from __future__ import annotations
 import builtins
 import gc
 import importlib.util
-import io
-import os
-import pdb
 import random
 import socket
 import sys
@@ -24,7 +21,7 @@ import types
 import numpy as np
 import torch
 
-from grader.sandbox import integrity, limits, protocol
+from grader.sandbox import integrity, limits, protocol, stdio
 from grader.sandbox.guard import ForbiddenCall, Guard
 from grader.sandbox.protocol import arguments, frames, seals  # noqa: F401 - loaded before the monitor snapshots the package
 from grader.sandbox.protocol.results import Encoder, describe_error, named_parameters, printable, snapshot, type_name
@@ -47,12 +44,6 @@ def _no_dispatch_mode(when: str) -> None:
     """A torch dispatch mode left on would see (and could rewrite) every tensor the harness reads: tampering."""
     if _dispatch_modes():
         integrity.report(f"a torch dispatch mode was left active {when}")
-
-
-def _no_debugger(*args, **kwargs) -> None:
-    """``pdb.set_trace`` in a student process: a debugger left in a submission does nothing (its trace function
-    would end the process as tampering), and ``sys.breakpointhook`` (``breakpoint()``)."""
-
 
 
 def _forbidden(api: str) -> dict:
@@ -257,7 +248,7 @@ class Harness:
             except (ValueError, TypeError, OverflowError) as exc:
                 data = _sealed(frames.encode_frame(
                     {"ok": False, "error": {"type": "unsendable", "message": printable(str(exc)), "line": None, "problem": None}}))
-            _flush_stdio()
+            stdio.flush()
             _send(sock, data)
 
 
@@ -270,44 +261,14 @@ def _send(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(payload)
 
 
-def _flush_stdio() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001
-            pass
-
-
-def _redirect_stdio(output_fd: int) -> None:
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    os.close(output_fd)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace", write_through=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="replace", write_through=True)
-
-
-def _close_other_fds(keep: int) -> None:
-    """Close every descriptor the process inherited but the protocol's: no path to the parent's terminal."""
-    try:
-        max_fd = os.sysconf("SC_OPEN_MAX")
-    except (ValueError, OSError):
-        max_fd = 4096
-    os.closerange(3, keep)
-    os.closerange(keep + 1, max_fd)
-
-
 def run(sock: socket.socket, output_fd: int, config: dict, layers: dict | None = None) -> None:
     """Entry point of a freshly forked (or spawned) student process.
 
     ``layers``: what the keeper already did (session, namespaces). Before any
     student code runs, the parent learns which sandbox layers are active.
     """
-    _redirect_stdio(output_fd)
-    _close_other_fds(sock.fileno())
+    stdio.redirect(output_fd)
+    stdio.close_other_fds(sock.fileno())
     if layers is None:
         why = "a spawned student process is not placed in namespaces"
         layers = {"session": None, "pid-namespace": why, "mount-namespace": why, "network-namespace": why}
@@ -316,7 +277,7 @@ def run(sock: socket.socket, output_fd: int, config: dict, layers: dict | None =
     except BaseException as exc:  # noqa: BLE001 - report, never run unconfined
         frames.write_frame(sock, {"op": protocol.SANDBOX_FAILED, "message": printable(f"{type(exc).__name__}: {exc}")})
         return
-    pdb.set_trace = sys.breakpointhook = _no_debugger
+    stdio.silence_debuggers()
     # No local keeps the key: the frames below the student's code are theirs to read.
     try:
         frames.write_frame(sock, {"op": protocol.SANDBOXED, "layers": {**layers, "monitor": None},
@@ -330,18 +291,3 @@ def run(sock: socket.socket, output_fd: int, config: dict, layers: dict | None =
         pass
     except BaseException:  # noqa: BLE001 - the harness itself broke: say so on stderr (discarded in grade)
         traceback.print_exc()
-
-
-def _spawned_main() -> None:
-    """``python -m grader.sandbox.child SOCK_FD OUTPUT_FD`` where fork is unavailable."""
-    sock = socket.socket(fileno=int(sys.argv[1]))
-    header, _ = frames.read_frame(sock)
-    run(sock, int(sys.argv[2]), header["config"])
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    # Through the package's own module, not this __main__ copy: the monitor knows the harness by its code objects.
-    from grader.sandbox import child
-
-    child._spawned_main()

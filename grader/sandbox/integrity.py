@@ -55,7 +55,7 @@ HARNESS_ONLY = {
 }
 #: The harness's modules whose code runs after student code has (the others only set the process up), and the
 #: stdlib modules its replies go through (``socket``: the class ``socket.socket`` only).
-MODULES = ("grader.sandbox.child", "grader.sandbox.integrity", "grader.sandbox.guard", "grader.sandbox.specs",
+MODULES = ("grader.sandbox.child", "grader.sandbox.stdio", "grader.sandbox.integrity", "grader.sandbox.guard", "grader.sandbox.specs",
            "grader.sandbox.protocol", "grader.sandbox.protocol.frames", "grader.sandbox.protocol.arguments",
            "grader.sandbox.protocol.results", "json", "json.encoder", "json.decoder", "json.scanner", "struct")
 
@@ -147,7 +147,6 @@ def _flatten(entries) -> tuple:
     dicts = tuple(c for c, keys, _ in entries if keys is not None)
     lists = tuple(c for c, keys, _ in entries if keys is None and type(c) is list)
     cells = tuple(c for c, keys, _ in entries if keys is None and type(c) is types.CellType)
-    flat = lambda kind: tuple(v for c, keys, values in entries if c in kind for v in values)  # noqa: E731
     return (dicts, tuple(map(len, dicts)), tuple(k for c, keys, _ in entries if keys is not None for k in keys),
             tuple(v for c, keys, values in entries if keys is not None for v in values),
             lists, tuple(map(len, lists)), tuple(v for c, keys, values in entries if keys is None and type(c) is list for v in values),

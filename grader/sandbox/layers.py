@@ -33,7 +33,7 @@ DISABLE_VAR = "GRADER_SANDBOX_DISABLE"
 def disabled() -> dict[str, str]:
     """Layer -> why it is off, for the layers ``GRADER_SANDBOX_DISABLE`` names."""
     names = {n.strip() for n in os.environ.get(DISABLE_VAR, "").split(",") if n.strip()}
-    return {n: f"disabled by {DISABLE_VAR}" for n in LAYERS if n in names and n not in ("rlimits", "session")}
+    return {n: f"disabled by {DISABLE_VAR}" for n in LAYERS if n in names and n not in ("rlimits", "session", "monitor")}
 
 
 def lines(report: dict[str, str | None]) -> list[str]:

@@ -1,4 +1,8 @@
-"""The trusted parent's handle on one running student process."""
+"""The trusted parent's handle on one running student process.
+
+One module, past the usual size: reading a reply as its bytes arrive, its seal, the limits of the wait (CPU time,
+the wall-clock net) and ending the process share one state and are read together.
+"""
 
 from __future__ import annotations
 
