@@ -13,6 +13,17 @@ import time
 from conftest import ROOT, run_grader
 
 CLASS = ROOT / "examples" / "assignment2"
+_SOLUTION = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", (ROOT / "solutions" / "assignment2" / "linear_regression.py").read_text(), flags=re.M)
+_HANG = _SOLUTION + '''
+_honest_train = train
+
+
+def train(x, y, w, b, lr, epochs):
+    if epochs == 200:
+        while True:
+            pass
+    return _honest_train(x, y, w, b, lr, epochs)
+'''
 
 
 def _class(tmp_path):
@@ -89,8 +100,11 @@ def test_parallel_workers_write_the_same_gradebook_whatever_some_submissions_do(
             target = folder / f"{entry.stem}_{copy}{entry.suffix}"
             (shutil.copytree if entry.is_dir() else shutil.copy)(entry, target)
     broken = ROOT / "tests" / "submissions" / "assignment2_broken"
-    for name in ("broken_hang_sgd_step", "broken_segfault_mse_loss", "broken_huge_alloc_mse_loss"):
+    for name in ("broken_segfault_mse_loss", "broken_huge_alloc_mse_loss"):
         shutil.copytree(broken / name, folder / name)
+    # A hang in one check (train's worked example): the same proof as a hang in every check, for 2 s of CPU.
+    (folder / "broken_hang_train").mkdir()
+    (folder / "broken_hang_train" / "linear_regression.py").write_text(_HANG)
     limits = ("--timeout", "2", "--memory", "300")
     serial = run_grader("grade", "assignment2", folder, "-o", tmp_path / "serial", "-j", "1", *limits)
     parallel = run_grader("grade", "assignment2", folder, "-o", tmp_path / "parallel", *limits)
@@ -107,5 +121,5 @@ def test_parallel_workers_write_the_same_gradebook_whatever_some_submissions_do(
     for line in (tmp_path / "alone" / "grades.csv").read_text().splitlines()[1:]:
         student, rest = line.split(",", 1)
         assert rows[f"{student}_a"] == rows[f"{student}_b"] == rest, student
-    assert rows["broken_hang_sgd_step"].split(",")[2] == "timeout" and rows["broken_segfault_mse_loss"].split(",")[2] == "crash"
+    assert rows["broken_hang_train"].split(",")[2] == "timeout" and rows["broken_segfault_mse_loss"].split(",")[2] == "crash"
     assert rows["broken_huge_alloc_mse_loss"].split(",")[2] == "memory"

@@ -23,7 +23,6 @@ import sys
 from dataclasses import dataclass
 
 from grader.sandbox import zygote
-from grader.sandbox.protocol import frames
 
 #: Seconds the warm process may take to import torch and the harness before the grader gives up on it.
 START_SECONDS = 300
@@ -157,6 +156,8 @@ class Spawner:
         finally:
             theirs.close()
             os.close(out_w)
+        from grader.sandbox.protocol import frames  # torch: imported by the caller, never before the warm process starts
+
         frames.write_frame(ours, {"config": config})
         self._procs[proc.pid] = proc
         return Started(pid=proc.pid, sock=ours, output_fd=out_r)
