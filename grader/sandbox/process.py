@@ -208,9 +208,7 @@ class StudentProcess:
         if checked.verdict == "forbidden":
             self._end("forbidden_api", f"called {checked.forbidden} in a process it forked, which this assignment forbids")
         header, blobs = frame
-        if checked.forbidden:
-            header = {**header, "_forbidden": checked.forbidden}
-        return header, blobs
+        return {**header, "_forbidden": checked.forbidden}, blobs  # the monitor's word, whatever the frame says
 
     def _past_wall(self, limit: Limit, first, started: float, now: float) -> None:
         """The wall-clock safety net ran out: a timeout, or starvation (see :meth:`receive`)."""
