@@ -6,7 +6,7 @@ child and wait for it to finish, N times each way:
 - bare: fork, ``setsid``, exit;
 - confined: fork, ``setsid``, the keeper's namespaces and second fork, then in
   the student process every layer of :func:`grader.sandbox.limits.apply`
-  (private mounts, rlimits, Landlock, dropping root, seccomp), exit.
+  (its own memory cgroup, the allowlist root, rlimits, Landlock, dropping root, seccomp) and the monitor, exit.
 
 Overhead per student process = median(confined) - median(bare). Target
 (sandbox hardening issue): under 20 ms. It also prints which layers were
@@ -27,7 +27,9 @@ from pathlib import Path
 
 import torch  # noqa: F401 - the children are forked from a warm torch process, as in grading
 
-from grader.sandbox import limits, namespaces, policy, privileges
+from grader.sandbox import cgroup, integrity, limits, namespaces, policy, privileges
+from grader.sandbox import child  # noqa: F401 - the harness, imported before any fork as in the warm process
+from grader.sandbox.protocol import frames
 
 
 def _config(scratch: str) -> dict:
@@ -39,24 +41,33 @@ def _config(scratch: str) -> dict:
     }
 
 
-def _once(confined: bool, config: dict, report_fd: int | None) -> float:
+def _once(confined: bool, config: dict, report_fd: int | None, pool: cgroup.Pool) -> float:
     started = time.perf_counter()
+    group, why = pool.create(config["memory_mb"]) if confined else (None, None)
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
             if confined:
-                layers = {"session": None, **namespaces.unshare()}
+                layers = {"session": None, "cgroup": cgroup.enter(group, why), **namespaces.unshare()}
                 if layers["pid-namespace"] is None:
                     student = os.fork()
                     if student != 0:
+                        if group is not None and layers["cgroup"] is None:
+                            group.leave()
                         namespaces.keep(student)
                 layers = limits.apply(config, layers)
+                integrity.install(report_fd if report_fd is not None else 2, frames.PREFIX)
+                layers["monitor"] = None
                 if report_fd is not None:
                     os.write(report_fd, json.dumps(layers).encode())
         finally:
             os._exit(0)
+    if confined:
+        pool.track(pid, group)
     os.waitpid(pid, 0)
+    if confined:
+        pool.reaped(pid)
     return time.perf_counter() - started
 
 
@@ -66,13 +77,15 @@ def main() -> None:
     scratch = tempfile.mkdtemp(prefix="grader-bench-")
     try:
         config = _config(scratch)
+        pool = cgroup.Pool(None)
         r, w = os.pipe()
-        _once(True, config, w)
+        _once(True, config, w, pool)
         os.close(w)
         layers = json.loads(os.read(r, 1 << 16))
         os.close(r)
-        bare = [_once(False, config, None) for _ in range(n)]
-        confined = [_once(True, config, None) for _ in range(n)]
+        bare = [_once(False, config, None, pool) for _ in range(n)]
+        confined = [_once(True, config, None, pool) for _ in range(n)]
+        pool.close()
     finally:
         os.chdir(cwd)
         shutil.rmtree(scratch, ignore_errors=True)
