@@ -64,32 +64,34 @@ def _profile(frame, event, arg, _files=(), _codes=None, _set_grad_init=None, _st
              _audit=sys.audit, _forbidden=FORBIDDEN, _stop=ForbiddenCall, _module_name=_module_name, _getattr=getattr):
     """The profile function of a guarded call (a copy per guard, :class:`Guard`). Its state is in positional
     defaults, an immutable tuple that only an audited assignment replaces (the monitor ends the process on it),
-    and it looks up no global or builtin name, so nothing a submission rebinds changes what it sees. A hit is reported to the monitor (:mod:`grader.sandbox.integrity`) before the
-    call is stopped: swallowing :class:`ForbiddenCall` does not hide it."""
-    if event == "call":
-        code = frame.f_code
-        name = None
-        if code.co_filename.startswith(_files):
-            name = _module_name(code.co_filename) + "." + code.co_name
-        else:
-            name = _codes.get(code)
-            caller = frame.f_back
-            from_student = caller is not None and caller.f_code.co_filename == _student_file
-            if name == "torch.enable_grad" and not from_student:
-                name = None  # torch's own no_grad.__exit__ restoring grad mode
-            elif code is _set_grad_init and from_student and frame.f_locals.get("mode"):
-                name = "torch.set_grad_enabled(True)"
-        if name is not None:
-            _audit(_forbidden, name)
-            raise _stop(name)
-    elif event == "c_call" and _autograd:
-        name = _getattr(arg, "__name__", "")
-        # run_backward from anywhere (its Python callers are forbidden already); switching grad mode on, from the
-        # student's code only (torch's context managers do it too).
-        if name == "run_backward" or (name == "_set_grad_enabled" and frame.f_code.co_filename == _student_file):
-            name = f"the autograd engine ({name})"
-            _audit(_forbidden, name)
-            raise _stop(name)
+    and it looks up no global or builtin name, so nothing a submission rebinds changes what it sees. A hit is
+    reported to the monitor (:mod:`grader.sandbox.integrity`) before the call is stopped: swallowing
+    :class:`ForbiddenCall` does not hide it."""
+    name = None
+    try:
+        if event == "call":
+            code = frame.f_code
+            if code.co_filename.startswith(_files):
+                name = _module_name(code.co_filename) + "." + code.co_name
+            else:
+                name = _codes.get(code)
+                caller = frame.f_back
+                from_student = caller is not None and caller.f_code.co_filename == _student_file
+                if name == "torch.enable_grad" and not from_student:
+                    name = None  # torch's own no_grad.__exit__ restoring grad mode
+                elif code is _set_grad_init and from_student and frame.f_locals.get("mode"):
+                    name = "torch.set_grad_enabled(True)"
+        elif event == "c_call" and _autograd:
+            called = _getattr(arg, "__name__", "")
+            # run_backward from anywhere (its Python callers are forbidden already); switching grad mode on, from
+            # the student's code only (torch's context managers do it too).
+            if called == "run_backward" or (called == "_set_grad_enabled" and frame.f_code.co_filename == _student_file):
+                name = "the autograd engine (" + called + ")"
+    except BaseException:  # noqa: BLE001 - e.g. RecursionError in deep student code: CPython would remove a
+        return None  # profile function that raised, and only a hit may do that (the monitor knows it)
+    if name is not None:
+        _audit(_forbidden, name)
+        raise _stop(name)
 
 
 class Guard:
