@@ -16,6 +16,7 @@ Usage: python benchmarks/bench_sandbox.py [N]   (default 200)
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import torch  # noqa: F401 - the children are forked from a warm torch process, as in grading
 
-from grader.sandbox import cgroup, integrity, limits, namespaces, policy, privileges
+from grader.sandbox import cgroup, integrity, limits, namespaces, policy, privileges, seccomp
 from grader.sandbox import child  # noqa: F401 - the harness, imported before any fork as in the warm process
 from grader.sandbox.protocol import frames
 
@@ -78,6 +79,9 @@ def main() -> None:
     try:
         config = _config(scratch)
         pool = cgroup.Pool(None)
+        seccomp.pin_threads()
+        gc.collect()
+        gc.freeze()  # as the warm process does before its first fork
         r, w = os.pipe()
         _once(True, config, w, pool)
         os.close(w)

@@ -181,12 +181,19 @@ _OPENBLAS_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads
                      "openblas_set_num_threads64_")
 
 
+_pinned = False
+
+
 def pin_threads() -> None:
     """Keep torch and numpy's BLAS at one thread, before the filter makes starting a thread fail.
 
     Without it a thread pool that cannot start its threads ends the process (libgomp: ``exit(1)``) or hangs
     (OpenBLAS). ``torch.set_num_threads(n)`` then keeps one thread: the student's call works, single-threaded.
     """
+    global _pinned
+    if _pinned:  # done once in the warm process: every fork of it inherits it
+        return
+    _pinned = True
     import torch
 
     set_threads = getattr(torch._C, "set_num_threads", torch.set_num_threads)  # the original, kept here

@@ -145,6 +145,9 @@ def serve(ctrl_fd: str, warm: str) -> None:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         from grader.sandbox import child  # noqa: F401 - torch, numpy and the harness, before any fork
+        from grader.sandbox import seccomp
+
+        seccomp.pin_threads()  # once, here: every student process inherits one-thread pools
     except BaseException as exc:  # noqa: BLE001 - the caller says why the warm process could not start
         ctrl.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         os._exit(1)
