@@ -123,6 +123,18 @@ def _arg_hi(i: int) -> int:
     return 16 + 8 * i + 4
 
 
+def _deny_when_given(number: int, arg: int, denial: int) -> list[tuple[int, int, int, int]]:
+    """Syscall ``number`` is refused when its pointer argument ``arg`` is not NULL (a new value to set; reading
+    the current one passes NULL there). The accumulator holds the syscall number before and after."""
+    return [
+        (_JEQ, 0, 6, number),
+        (_LD_ABS_W, 0, 0, _arg_lo(arg)), (_JEQ, 0, 2, 0),
+        (_LD_ABS_W, 0, 0, _arg_hi(arg)), (_JEQ, 1, 0, 0),
+        (_RET, 0, 0, denial),
+        (_LD_ABS_W, 0, 0, _NR),
+    ]
+
+
 def program(machine: str | None = None) -> list[tuple[int, int, int, int]]:
     """The filter as ``(code, jt, jf, k)`` instructions for ``machine`` (default: this one)."""
     machine = machine or platform.machine()
@@ -155,23 +167,11 @@ def program(machine: str | None = None) -> list[tuple[int, int, int, int]]:
     ]
     # rt_sigaction(sig, act, oldact, size): reading a handler is fine, installing one is not (a Python handler
     # would run student code in the middle of the harness, the monitor's audit hook included).
-    prog += [
-        (_JEQ, 0, 6, nr["rt_sigaction"]),
-        (_LD_ABS_W, 0, 0, _arg_lo(1)), (_JEQ, 0, 2, 0),
-        (_LD_ABS_W, 0, 0, _arg_hi(1)), (_JEQ, 1, 0, 0),
-        (_RET, 0, 0, eperm),
-        (_LD_ABS_W, 0, 0, _NR),
-    ]
+    prog += _deny_when_given(nr["rt_sigaction"], 1, eperm)
     # prctl(option, ...): the parent-death signal stays as the harness set it.
     prog += [(_JEQ, 0, 4, nr["prctl"]), (_LD_ABS_W, 0, 0, _arg_lo(0)), (_JEQ, 0, 1, PR_SET_PDEATHSIG), (_RET, 0, 0, eperm), (_LD_ABS_W, 0, 0, _NR)]
     # prlimit64(pid, resource, new_limit, old_limit): reading is fine, setting is not.
-    prog += [
-        (_JEQ, 0, 6, nr["prlimit64"]),
-        (_LD_ABS_W, 0, 0, _arg_lo(2)), (_JEQ, 0, 2, 0),
-        (_LD_ABS_W, 0, 0, _arg_hi(2)), (_JEQ, 1, 0, 0),
-        (_RET, 0, 0, eperm),
-        (_LD_ABS_W, 0, 0, _NR),
-    ]
+    prog += _deny_when_given(nr["prlimit64"], 2, eperm)
     prog.append((_RET, 0, 0, RET_ALLOW))
     return prog
 
