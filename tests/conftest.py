@@ -60,6 +60,26 @@ def max_points(book: Gradebook, student: str) -> dict[str, float]:
     return {t["name"]: float(t["max_score"]) for t in book.results(student)["tests"]}
 
 
+def solution_source(assignment: str = "assignment2", module: str = "linear_regression") -> str:
+    """An assignment's reference solution as a submission's source: nbgrader's solution markers removed."""
+    text = (ROOT / "solutions" / assignment / f"{module}.py").read_text()
+    return re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", text, flags=re.M)
+
+
+#: assignment2's solution whose ``train`` hangs (a busy loop) in its worked example only: one check times out,
+#: at the cost of one check's CPU time limit.
+HANG_TRAIN = solution_source() + '''
+_honest_train = train
+
+
+def train(x, y, w, b, lr, epochs):
+    if epochs == 200:
+        while True:
+            pass
+    return _honest_train(x, y, w, b, lr, epochs)
+'''
+
+
 def load_solution(assignment: str):
     """An assignment's reference solution, imported from solutions/ (course checks never do this)."""
     from grader.course import load

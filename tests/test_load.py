@@ -12,18 +12,17 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, SUBMISSIONS, run_grader
+from conftest import HANG_TRAIN as HANG, ROOT, SUBMISSIONS, run_grader
 
 LIMITS = ("--timeout", "1", "--memory", "400")
 #: 16 students (-j 2 starts 2 workers only from 16 submissions: one worker per 8 at most), with the hanging one
-#: written below. ``correct_loops`` is left out: its train needs about 1 s of CPU time, the limit itself.
+#: (conftest.HANG_TRAIN). ``correct_loops`` is left out: its train needs about 1 s of CPU time, the limit itself.
 CLASS = [
     *(f"assignment2/{name}" for name in (
         "correct_functional", "correct_bom", "correct_matmul_addmm", "correct_no_grad", "correct_tuple_train",
@@ -33,19 +32,6 @@ CLASS = [
     )),
     "assignment2_broken/broken_segfault_mse_loss",
 ]
-SOLUTION = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", (ROOT / "solutions" / "assignment2" / "linear_regression.py").read_text(), flags=re.M)
-#: Hangs (a busy loop) in one check only, the worked example of train, so that the test pays 1 s of CPU time.
-HANG = SOLUTION + '''
-
-_honest_train = train
-
-
-def train(x, y, w, b, lr, epochs):
-    if epochs == 200:
-        while True:
-            pass
-    return _honest_train(x, y, w, b, lr, epochs)
-'''
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
 
 

@@ -21,20 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Gradebook, run_grader
+from conftest import Gradebook, run_grader, solution_source
 
 LIMITS = ("--timeout", "5", "--memory", "600")
 TAMPERING_MESSAGE = "the grader found its own code, state or channel altered"
 
 
-def _solution(assignment: str, module: str) -> str:
-    text = (ROOT / "solutions" / assignment / f"{module}.py").read_text()
-    return re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", text, flags=re.M)
-
-
-SOLUTION2 = _solution("assignment2", "linear_regression")
+SOLUTION2 = solution_source()
 BUG2 = SOLUTION2.replace("            p.grad.zero_()", "            p.grad = torch.zeros_like(p.grad)")
-SOLUTION4 = _solution("assignment4", "manual_gradients")
+SOLUTION4 = solution_source("assignment4", "manual_gradients")
 BUG4 = SOLUTION4.replace("return float(np.mean(2 * xs * (w * xs - ys)))", "return float(np.mean(xs * (w * xs - ys)))")
 
 #: assignment2: attacks on what the harness observes and sends. Each would make the bug above pass zero_grad.

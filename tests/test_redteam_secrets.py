@@ -34,9 +34,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, solution_source
 
-SOLUTION = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", (ROOT / "solutions" / "assignment2" / "linear_regression.py").read_text(), flags=re.M)
+SOLUTION = solution_source()
 PREFIX = "zq7"
 #: The pattern the spy looks for; its text (in the spy's source and memory) never matches itself.
 PATTERN = PREFIX + "[0-9a-f]{12}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import socket
 import tempfile
 import threading
@@ -29,11 +28,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Gradebook, run_grader
+from conftest import Gradebook, ROOT, run_grader, solution_source
 from grader.sandbox.cgroup import MARGIN_MB
 from grader.sandbox.privileges import BASE_UID, SPAN
 
-SOLUTION = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", (ROOT / "solutions" / "assignment2" / "linear_regression.py").read_text(), flags=re.M)
+SOLUTION = solution_source()
 GRADE_MB, CHECK_MB = 300, 1024  # --memory of the grade runs; `grader check` uses the default limit
 needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None and not os.environ.get("GRADER_REQUIRE_DASK"),
                                 reason="Dask's distributed is not installed")

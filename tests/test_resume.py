@@ -10,20 +10,9 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, run_grader
+from conftest import HANG_TRAIN, ROOT, run_grader
 
 CLASS = ROOT / "examples" / "assignment2"
-_SOLUTION = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", (ROOT / "solutions" / "assignment2" / "linear_regression.py").read_text(), flags=re.M)
-_HANG = _SOLUTION + '''
-_honest_train = train
-
-
-def train(x, y, w, b, lr, epochs):
-    if epochs == 200:
-        while True:
-            pass
-    return _honest_train(x, y, w, b, lr, epochs)
-'''
 
 
 def _class(tmp_path):
@@ -104,7 +93,7 @@ def test_parallel_workers_write_the_same_gradebook_whatever_some_submissions_do(
         shutil.copytree(broken / name, folder / name)
     # A hang in one check (train's worked example): the same proof as a hang in every check, for 2 s of CPU.
     (folder / "broken_hang_train").mkdir()
-    (folder / "broken_hang_train" / "linear_regression.py").write_text(_HANG)
+    (folder / "broken_hang_train" / "linear_regression.py").write_text(HANG_TRAIN)
     limits = ("--timeout", "2", "--memory", "300")
     serial = run_grader("grade", "assignment2", folder, "-o", tmp_path / "serial", "-j", "1", *limits)
     parallel = run_grader("grade", "assignment2", folder, "-o", tmp_path / "parallel", *limits)
