@@ -141,6 +141,15 @@ def grade_submissions(
     return run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=done)
 
 
+def load_checks(assignment: Assignment, course: Path) -> list[str]:
+    """Import and collect the public and hidden checks of ``assignment`` once, with no student, and return their
+    ids: a checks file that does not load is a :class:`grader.errors.CourseError` naming its file and line, said
+    before anything is graded or written. The modules stay imported, so grading in this process then collects
+    them again without importing them again."""
+    files, hidden_files = check_files(assignment, hidden=True)
+    return run_checks(files=files, hidden_files=hidden_files, students=(), rootdir=course, on_done=lambda student, results: None)
+
+
 def condemned(submission: Submission, reason: str) -> Submission:
     """A submission that is not run again (it kept killing the processes grading it): every check fails with
     ``reason`` and the problem ``crash``. Graded under the original submission's key, so a re-run keeps it."""

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import pytest
-from _pytest.reports import TestReport
+from _pytest.reports import CollectReport, TestReport
 from _pytest.runner import runtestprotocol
 
 from grader.checks.compare import CheckFailed, Judge
 from grader.checks.strategies import grading_settings
+from grader.engine.checks_import import import_failure
 from grader.engine.faults import describe, grader_fault
 from grader.errors import CourseError, GraderError, UsageError
 from grader.scoring import INTERNAL_MESSAGE, CheckResult
@@ -48,6 +49,8 @@ class GradingPlugin:
         self._judges: dict[str, Judge] = {}
         self.results: list[CheckResult] = []
         self.collection_errors: list[str] = []
+        self._import_failures: dict[str, str] = {}
+        """Node id -> ``FILE:LINE: what`` for a checks file that failed to import (:func:`import_failure`)."""
         self.stopped_by: BaseException | None = None
         self.check_ids: list[str] = []
         self._attempt = 1
@@ -67,9 +70,16 @@ class GradingPlugin:
     def pytest_configure(self, config) -> None:
         config.addinivalue_line("markers", "check(id, points, bonus=False, hint=''): a graded check")
 
+    def pytest_exception_interact(self, node, call, report) -> None:
+        """A checks file (or folder) that failed to import: keep where, from the exception itself."""
+        if isinstance(report, CollectReport) and call.excinfo is not None:
+            root = Path(str(node.config.rootpath)).resolve()
+            self._import_failures[report.nodeid] = import_failure(call.excinfo.value, Path(str(node.path)), root=root)
+
     def pytest_collectreport(self, report) -> None:
         if report.failed:
-            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+            located = self._import_failures.pop(report.nodeid, None)
+            self.collection_errors.append(located or f"{report.nodeid}: {report.longreprtext[-2000:]}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items) -> None:
@@ -276,7 +286,8 @@ def run_checks(
     if code == pytest.ExitCode.INTERRUPTED:
         raise KeyboardInterrupt
     if plugin.collection_errors:
-        raise CourseError("the checks could not be loaded:\n" + "\n".join(plugin.collection_errors))
+        raise CourseError("the checks could not be loaded; fix the course, then run the command again:\n"
+                          + "\n".join(plugin.collection_errors))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise UsageError(f"no check matches -k {select!r}" if select else "the assignment has no checks")
     if code == pytest.ExitCode.USAGE_ERROR:
