@@ -1,8 +1,16 @@
-"""Find the course (assignments, public and hidden checks) through the installed project."""
+"""Find the course (assignments, public and hidden checks) through the installed project.
+
+A course is a folder: ``assignments/<name>/`` (stub, README, ``assignment.toml``,
+public checks), ``solutions/<name>/`` (reference solution, hidden checks; the
+instructor's copy only) and an optional ``course.toml`` (its title and the
+default limits of ``grade``, see :class:`Course`). ``--course PATH`` or
+``GRADER_COURSE`` picks one; else the bundled course is used.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +23,36 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: The optional file at the root of a course: its title and its default limits.
+COURSE_FILE = "course.toml"
+#: What course.toml may hold (README, "A course is a folder"): top-level keys and the keys of ``[limits]``.
+COURSE_KEYS = ("title", "limits")
+LIMIT_KEYS = ("timeout", "memory")
+
+
+@dataclass(frozen=True)
+class LimitDefaults:
+    """``[limits]`` of course.toml: what ``--timeout`` and ``--memory`` mean when they are not given
+    (None: the grader's own default). A command-line option beats these, which beat the grader's defaults."""
+
+    timeout: float | None = None
+    """CPU seconds one check may use in the student's processes (``--timeout``)."""
+    memory: int | None = None
+    """MB a student process may use beyond the warm process (``--memory``)."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course folder and what its ``course.toml`` says (everything optional)."""
+
+    root: Path
+    title: str | None = None
+    limits: LimitDefaults = field(default_factory=LimitDefaults)
+
+    @property
+    def config(self) -> Path | None:
+        """The course's ``course.toml``; None where it has none."""
+        return _existing(self.root / COURSE_FILE)
 
 
 @dataclass(frozen=True)
@@ -41,6 +79,11 @@ class Assignment:
     def stub(self) -> Path:
         return self.directory / f"{self.module}.py"
 
+    @property
+    def root(self) -> Path:
+        """The course folder this assignment belongs to."""
+        return self.directory.parent.parent
+
 
 def course_root(explicit: str | os.PathLike | None = None) -> Path:
     """``--course``, else ``GRADER_COURSE``, else the project checkout, else the installed copy."""
@@ -48,12 +91,75 @@ def course_root(explicit: str | os.PathLike | None = None) -> Path:
         if candidate:
             root = Path(candidate).expanduser().resolve()
             if not (root / "assignments").is_dir():
-                raise UsageError(f"{origin}={candidate}: no assignments/ folder there")
+                raise UsageError(
+                    f"{origin}={candidate}: no assignments/ folder in {root}: a course folder holds assignments/, "
+                    f"solutions/ and optionally {COURSE_FILE}; pass the folder that holds them"
+                )
             return root
     for root in (PACKAGE_DIR.parent, PACKAGE_DIR / "_course"):
         if (root / "assignments").is_dir():
             return root
     raise CourseError("no course found: reinstall the grader, or pass --course PATH")
+
+
+def load_course(explicit: str | os.PathLike | None = None) -> Course:
+    """The course of :func:`course_root`, with its ``course.toml`` read and checked: an unknown key or a value of the
+    wrong type is a :class:`CourseError` naming the file and the line."""
+    root = course_root(explicit)
+    path = root / COURSE_FILE
+    if not path.is_file():
+        return Course(root)
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"at line (\d+)", str(exc))
+        raise CourseError(f"{path}{f':{line.group(1)}' if line else ''}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CourseError(f"{path}: cannot read it ({exc})") from None
+
+    def wrong(key: str, what: str) -> CourseError:
+        line = _line_of(text, key)
+        return CourseError(f"{path}{f':{line}' if line else ''}: {key} {what}")
+
+    known = "known keys: title, and timeout and memory under [limits]"
+    for key in doc:
+        if key not in COURSE_KEYS:
+            raise wrong(key, f"is not a {COURSE_FILE} key ({known})")
+    title = doc.get("title")
+    if title is not None and not (isinstance(title, str) and title.strip()):
+        raise wrong("title", f"must be a non-empty string, not {title!r}")
+    limits = doc.get("limits", {})
+    if not isinstance(limits, dict):
+        raise wrong("limits", f"must be a table ([limits] with timeout = SECONDS, memory = MB), not {limits!r}")
+    for key in limits:
+        if key not in LIMIT_KEYS:
+            raise wrong(f"limits.{key}", f"is not a {COURSE_FILE} key ({known})")
+    timeout, memory = limits.get("timeout"), limits.get("memory")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0.1):
+        raise wrong("limits.timeout", f"must be a number of CPU seconds per check, at least 0.1 (as --timeout), not {timeout!r}")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 64):
+        raise wrong("limits.memory", f"must be a whole number of MB, at least 64 (as --memory), not {memory!r}")
+    return Course(root, title=title, limits=LimitDefaults(None if timeout is None else float(timeout), memory))
+
+
+def _line_of(text: str, dotted: str) -> int | None:
+    """The line of ``text`` (TOML) that sets the key ``dotted`` (``limits.timeout``), or that opens its table."""
+    table = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\s*([^\[\]]+?)\s*\](\s*#.*)?", stripped)
+        if header:
+            table = re.sub(r"[\s\"']", "", header.group(1))
+            if table == dotted:
+                return number
+            continue
+        assigned = re.match(r"([\w.\s\"'-]+?)\s*=", stripped)
+        if assigned:
+            key = ".".join(filter(None, (table, re.sub(r"[\s\"']", "", assigned.group(1)))))
+            if key == dotted or dotted.startswith(key + "."):
+                return number
+    return None
 
 
 def load(name: str, *, root: Path) -> Assignment:

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader import course as course_mod
-from grader.cli.shell import CourseOpt, app, fail, out, print_notes, printable
+from grader.cli.shell import CourseOpt, app, fail, grading_limits, out, print_notes, printable
 from grader.errors import GraderError, UsageError
 from grader.scoring import fmt_points
 
@@ -65,7 +65,8 @@ def check(
     from grader.sandbox.launcher import make_launcher
 
     try:
-        root = course_mod.course_root(course)
+        the_course = course_mod.load_course(course)
+        root = the_course.root
         a = course_mod.load(assignment, root=root)
         module_path = _module_path(a, path)
         if watch:
@@ -79,7 +80,6 @@ def check(
         fail(exc)
     print_notes(launcher)
     from grader.engine.grading import run_one
-    from grader.sandbox.policy import Limits
     from grader.submissions.submission import Submission
 
     try:
@@ -88,7 +88,7 @@ def check(
             submission=Submission(name="you", module_path=module_path.resolve()),
             course=root,
             launcher=launcher,
-            limits=Limits(),
+            limits=grading_limits(the_course),
             hidden_paths=[root / "solutions", Path.cwd()],
             select=select,
             keep_output=4000,

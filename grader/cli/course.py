@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from rich.markup import escape
 from rich.table import Table
 
 from grader import course as course_mod
@@ -15,12 +16,14 @@ from grader.scoring import fmt_points
 
 @app.command("list")
 def list_cmd(course: Optional[Path] = CourseOpt) -> None:
-    """The assignments, their titles and points."""
+    """The course's title (from its course.toml) and its assignments, their titles and points."""
     try:
-        root = course_mod.course_root(course)
-        assignments = course_mod.list_all(root=root)
+        the_course = course_mod.load_course(course)
+        assignments = course_mod.list_all(root=the_course.root)
     except GraderError as exc:
         fail(exc)
+    if the_course.title:
+        out.print(f"[bold]{escape(the_course.title)}[/]")
     table = Table("assignment", "title", "module", "points", "bonus")
     for column in table.columns:
         column.no_wrap = True

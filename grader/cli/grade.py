@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from grader import course as course_mod
-from grader.cli.shell import CourseOpt, app, err, fail, print_notes, warn_layers, warn_missing_layers
+from grader.cli.shell import CourseOpt, app, err, fail, grading_limits, print_notes, warn_layers, warn_missing_layers
 from grader.errors import GraderError, UsageError
 
 #: A worker costs a torch import and a collection of the checks (about what 5 submissions cost),
@@ -26,8 +26,8 @@ def grade(
     assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
     dirs: List[Path] = typer.Argument(..., help="Folders whose every entry is one student's submission."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for grades.csv, results/ and feedback/."),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="CPU seconds one check may use in the student's processes (a submission's checks get 12x, at least 60 s); the wall clock is a safety net of 4x, at least 30 s."),
-    memory: int = typer.Option(1024, "--memory", min=64, help="MB of memory a student process may use beyond the warm process."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="CPU seconds one check may use in the student's processes (a submission's checks get 12x, at least 60 s); the wall clock is a safety net of 4x, at least 30 s. Default: the course's course.toml ([limits] timeout), else 10."),
+    memory: Optional[int] = typer.Option(None, "--memory", min=64, help="MB of memory a student process may use beyond the warm process. Default: the course's course.toml ([limits] memory), else 1024."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Worker processes grading in parallel, each with its own student processes (default: the number of cores; one per 8 submissions at most)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Grade on the Dask cluster of this scheduler: its address (tcp://HOST:8786) or its scheduler file. Needs the `dask` extra."),
     dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, help="Grade on a Dask LocalCluster of N single-threaded worker processes started for this run. Needs the `dask` extra."),
@@ -40,7 +40,6 @@ def grade(
     started = time.monotonic()
     from grader.engine.executors import Batch, LocalWorkers
     from grader.sandbox.launcher import make_launcher
-    from grader.sandbox.policy import Limits
     from grader.submissions.locate import discover
 
     # First, before the class is discovered: a fresh interpreter that imports torch while this process goes on
@@ -56,7 +55,8 @@ def grade(
             from grader.engine.dask_executor import DaskExecutor
 
             executor = DaskExecutor(scheduler=scheduler, local_workers=dask_local)
-        root = course_mod.course_root(course)
+        the_course = course_mod.load_course(course)
+        root = the_course.root
         a = course_mod.load(assignment, root=root)
         if a.hidden_checks is None:
             raise UsageError(f"the hidden checks of {a.name} are not installed here (solutions/{a.name}/): grade from the instructor's checkout")
@@ -64,6 +64,11 @@ def grade(
         out_dir = output.resolve()
         if any(out_dir == d.resolve() or d.resolve() in out_dir.parents for d in dirs):
             raise UsageError(f"-o {output} lies inside a submissions folder: pick another output folder")
+        if shard is None:
+            from grader.engine.grading import load_checks
+
+            # Before OUT is touched: checks that do not load are said now, by file and line, with nothing written.
+            load_checks(a, root)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / ".write-test").touch()
@@ -93,7 +98,7 @@ def grade(
             warn_missing_layers(launcher, hidden_paths)
     from grader.engine.grading import grade_class
 
-    limits = Limits(check_seconds=timeout, submission_seconds=max(60.0, 12 * timeout), import_seconds=timeout, memory_mb=memory)
+    limits = grading_limits(the_course, timeout=timeout, memory=memory)
     batch = Batch(assignment=a, entries=entries, dirs=list(dirs), out=out_dir, limits=limits, course=root, course_option=course)
     outcome = None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -12,15 +13,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import course as course_mod
-from grader.cli.shell import CourseOpt, app, err, fail, out, print_notes
+from grader.cli.shell import CourseOpt, app, err, fail, grading_limits, out, print_notes
 from grader.errors import GraderError, UsageError
 
 
 @app.command()
 def doctor(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Ask every worker of this Dask scheduler instead (its address or scheduler file)."),
+    course: Optional[Path] = typer.Option(None, "--course", help="Also check this course folder (course.toml, every assignment.toml, every checks file); default: $GRADER_COURSE where set."),
 ) -> None:
-    """Which sandbox layers a student process gets on this machine (or on each Dask worker), and why any is missing."""
+    """Which sandbox layers a student process gets on this machine (or on each Dask worker), and why any is missing;
+    with --course (or GRADER_COURSE), whether that course loads."""
     from grader.sandbox import layers
 
     if scheduler is not None:
@@ -28,6 +31,7 @@ def doctor(
 
         try:
             executor = DaskExecutor(scheduler=scheduler)
+            checked = _check_course(course)
             with executor.connect() as client:
                 executor.setup_workers(client)
                 reports = executor.probe(client)
@@ -37,6 +41,7 @@ def doctor(
             out.print(escape(f"worker {worker}:"))
             for line in layers.lines(report):
                 out.print(escape(f"  {line}"))
+        _say_course(checked)
         raise typer.Exit(0 if reports and all(why is None for r in reports.values() for why in r.values()) else 1)
     from grader.engine.doctor import probe
     from grader.sandbox.launcher import make_launcher
@@ -46,12 +51,38 @@ def doctor(
     except GraderError as exc:
         fail(exc)
     try:
+        checked = _check_course(course)  # while the warm process starts
         report = probe(launcher)
+    except GraderError as exc:
+        fail(exc)
     finally:
         launcher.close()
     for line in layers.lines(report):
         out.print(escape(line))
+    _say_course(checked)
     raise typer.Exit(0 if all(why is None for why in report.values()) else 1)
+
+
+def _check_course(course: Optional[Path]):
+    """``(course, assignments)`` for ``doctor --course`` (or ``GRADER_COURSE``) once every file of it loads: its
+    course.toml, each assignment.toml, each checks file; None without either. A broken one is a CourseError."""
+    if course is None and not os.environ.get("GRADER_COURSE"):
+        return None
+    from grader.engine.grading import load_checks
+
+    the_course = course_mod.load_course(course)
+    assignments = course_mod.list_all(root=the_course.root)
+    for a in assignments:
+        load_checks(a, the_course.root)
+    return the_course, assignments
+
+
+def _say_course(checked) -> None:
+    if checked is not None:
+        the_course, assignments = checked
+        title = f" ({the_course.title})" if the_course.title else ""
+        names = ", ".join(a.name for a in assignments) or "no assignments"
+        err.print(escape(f"course: {the_course.root}{title}: {names}; every checks file loads"))
 
 
 @app.command()
@@ -64,7 +95,7 @@ def release(
     from grader.interop.handout import release as build
 
     try:
-        root = course_mod.course_root(course)
+        root = course_mod.load_course(course).root
         folder, archive = build(course_mod.load(assignment, root=root), output.resolve())
     except GraderError as exc:
         fail(exc)
@@ -80,13 +111,15 @@ def gradescope(
     course: Optional[Path] = CourseOpt,
 ) -> None:
     """Build a Gradescope autograder (setup.sh, run_autograder, the grader, the hidden checks)."""
+    from grader.engine.grading import load_checks
     from grader.interop.gradescope import build
 
     try:
-        root = course_mod.course_root(course)
+        root = course_mod.load_course(course).root
         a = course_mod.load(assignment, root=root)
         if a.hidden_checks is None:
             raise UsageError(f"the hidden checks of {a.name} are not installed here (solutions/{a.name}/): build from the instructor's checkout")
+        load_checks(a, root)  # an autograder whose checks do not load would fail every student
         path = build(a, output.resolve())
     except GraderError as exc:
         fail(exc)
@@ -109,7 +142,7 @@ def nbgrader_source(
     from grader.interop.nbgrader_source import write_source
 
     try:
-        root = course_mod.course_root(course)
+        root = course_mod.load_course(course).root
         path = write_source(course_mod.load(assignment, root=root), nbgrader_course.resolve())
     except GraderError as exc:
         fail(exc)
@@ -117,7 +150,8 @@ def nbgrader_source(
     out.print(f"next, in {escape(str(nbgrader_course))}: nbgrader generate_assignment {assignment}")
 
 
-#: Limits for grading mutants: a mutant that hangs costs 5 s per check, not ``grade``'s 10.
+#: Limits for grading mutants: a mutant that hangs costs 5 s per check, not ``grade``'s 10 (unless the course's
+#: course.toml sets a timeout: its checks need it).
 VALIDATE_CHECK_SECONDS = 5.0
 
 
@@ -132,17 +166,15 @@ def validate(
     from grader.sandbox.launcher import make_launcher
 
     try:
-        root = course_mod.course_root(course)
+        the_course = course_mod.load_course(course)
+        root = the_course.root
         a = course_mod.load(assignment, root=root)
         mutation.solution_file(a)
         launcher = make_launcher(warm=True)  # before any check is loaded: see grader.sandbox.launcher
     except GraderError as exc:
         fail(exc)
     print_notes(launcher)
-    from grader.sandbox.policy import Limits
-
-    seconds = VALIDATE_CHECK_SECONDS
-    limits = Limits(check_seconds=seconds, submission_seconds=12 * seconds, import_seconds=seconds)
+    limits = grading_limits(the_course, default_timeout=VALIDATE_CHECK_SECONDS)
     try:
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

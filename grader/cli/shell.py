@@ -1,5 +1,5 @@
-"""What every command shares: the Typer app, the two consoles, the ``--course`` option, how errors and
-sandbox warnings are said."""
+"""What every command shares: the Typer app, the two consoles, the ``--course`` option and the limits it implies,
+how errors and sandbox warnings are said."""
 
 from __future__ import annotations
 
@@ -17,7 +17,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Graded PyTor
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
-CourseOpt = typer.Option(None, "--course", help="Course folder (holds assignments/ and solutions/); default: the installed course.")
+CourseOpt = typer.Option(
+    None, "--course",
+    help="Course folder (holds assignments/, solutions/ and optionally course.toml); default: $GRADER_COURSE, else the installed course.",
+)
+
+
+def grading_limits(course, *, timeout: float | None = None, memory: int | None = None, default_timeout: float | None = None):
+    """The limits of the student processes: ``--timeout`` / ``--memory`` where given, else the course's
+    ``course.toml`` (:class:`grader.course.LimitDefaults`), else the command's default, else the grader's."""
+    from grader.sandbox.policy import Limits
+
+    seconds = next(v for v in (timeout, course.limits.timeout, default_timeout, Limits.check_seconds) if v is not None)
+    mb = next(v for v in (memory, course.limits.memory, Limits.memory_mb) if v is not None)
+    return Limits(check_seconds=seconds, submission_seconds=max(60.0, 12 * seconds), import_seconds=seconds, memory_mb=mb)
 
 
 def fail(exc: GraderError) -> None:

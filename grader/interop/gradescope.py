@@ -9,7 +9,7 @@ student's files in ``/autograder/submission``; it reads
 - ``run_autograder``: runs :data:`RUNNER` (``run_autograder.py``);
 - ``package/grader/``: this grader, imported from there (no build step);
 - ``course/``: the assignment's public files and its hidden checks only
-  (never the reference solution).
+  (never the reference solution), and the course's ``course.toml`` (its limits).
 
 ``run_autograder.py`` grades the submission exactly as ``grader grade``
 does (public and hidden checks, every sandbox layer the image allows) and
@@ -24,7 +24,7 @@ import importlib.metadata
 import re
 from pathlib import Path
 
-from grader.course import PACKAGE_DIR, Assignment
+from grader.course import COURSE_FILE, PACKAGE_DIR, Assignment
 from grader.reports.outputs import write_zip_atomic
 
 SETUP = """#!/usr/bin/env bash
@@ -101,6 +101,8 @@ def members(assignment: Assignment) -> list[tuple[str, str | bytes, int]]:
             out.append((f"course/assignments/{assignment.name}/{path.name}", path.read_bytes(), 0o644))
     if assignment.hidden_checks is not None:
         out.append((f"course/solutions/{assignment.name}/checks_hidden.py", assignment.hidden_checks.read_bytes(), 0o644))
+    if (assignment.root / COURSE_FILE).is_file():  # its limits: the autograder grades as `grader grade` does
+        out.append((f"course/{COURSE_FILE}", (assignment.root / COURSE_FILE).read_bytes(), 0o644))
     return out
 
 
