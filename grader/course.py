@@ -162,6 +162,28 @@ def _line_of(text: str, dotted: str) -> int | None:
     return None
 
 
+def course_files(assignment: Assignment) -> list[Path]:
+    """The course half of ``assignment``: what its checks may read, and what a grade depends on besides the
+    submission and the grader. Every file under ``assignments/<name>/`` and ``solutions/<name>/`` but the student
+    stub, the reference solution, Markdown (READMEs), ``__pycache__`` and dot-files, then the course's
+    ``course.toml``; sorted by path relative to the course root."""
+    root = assignment.root
+    left_out = {assignment.stub, root / "solutions" / assignment.name / f"{assignment.module}.py"}
+    found = []
+    for folder in (assignment.directory, root / "solutions" / assignment.name):
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            parts = path.relative_to(folder).parts
+            if (path.is_file() and path not in left_out and path.suffix.lower() != ".md"
+                    and not any(part == "__pycache__" or part.startswith(".") for part in parts)):
+                found.append(path)
+    found.sort(key=lambda p: p.relative_to(root).as_posix())
+    if (root / COURSE_FILE).is_file():
+        found.append(root / COURSE_FILE)
+    return found
+
+
 def load(name: str, *, root: Path) -> Assignment:
     directory = root / "assignments" / name
     meta_file = directory / "assignment.toml"

@@ -96,9 +96,14 @@ def grade(
         print_notes(launcher)
         if not on_cluster:
             warn_missing_layers(launcher, hidden_paths)
+    from grader.engine import resume
     from grader.engine.grading import grade_class
 
     limits = grading_limits(the_course, timeout=timeout, memory=memory)
+    if shard is None:
+        changed = resume.checks_changed((name for name, _ in entries), course=resume.course_digest(a), out=out_dir)
+        if changed:
+            err.print(f"the checks of {a.name} changed since the last run: regrading {len(changed)} student{'s' if len(changed) != 1 else ''}")
     batch = Batch(assignment=a, entries=entries, dirs=list(dirs), out=out_dir, limits=limits, course=root, course_option=course)
     outcome = None
     try:

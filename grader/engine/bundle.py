@@ -1,8 +1,10 @@
 """An assignment's checks as one versioned bundle of bytes, for trusted graders on machines without the course.
 
-A bundle holds ``assignments/<name>/`` (public checks, ``assignment.toml``)
-and ``solutions/<name>/`` without the reference solution (the hidden checks),
-with the limits to grade under and a version: :func:`grader.engine.resume.checks_digest`,
+A bundle holds the course half of an assignment, :func:`grader.course.course_files`:
+``assignments/<name>/`` (public checks, ``assignment.toml``, what they import)
+and ``solutions/<name>/`` (the hidden checks) without the stub, the reference
+solution and READMEs, and the course's ``course.toml``; with the limits to
+grade under and a version: :func:`grader.engine.resume.checks_digest`,
 what every grade depends on besides the submission. A grader that unpacks it
 recomputes the digest with its own installed grader and references and refuses
 to grade when they differ, so a result is keyed exactly as a local run keys it.
@@ -26,7 +28,6 @@ from grader.sandbox.policy import Limits
 
 #: A course folder larger than this is not a set of checks: refuse rather than ship it with every task.
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
-_SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 
 
 @dataclass(frozen=True)
@@ -37,28 +38,20 @@ class Bundle:
     limits: dict
     """:class:`grader.sandbox.policy.Limits` as a dict."""
     data: bytes
-    """A zip of ``assignments/<name>/`` and ``solutions/<name>/`` (never the reference solution)."""
+    """A zip of :func:`grader.course.course_files` (never the reference solution), named relative to the course."""
 
     @property
     def grading_limits(self) -> Limits:
         return Limits(**self.limits)
 
 
-def _files(folder: Path, *, leave_out: Path | None) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p != leave_out and not any(part in _SKIPPED or part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-
-
 def pack(assignment: Assignment, limits: Limits) -> Bundle:
     if assignment.hidden_checks is None:
         raise CourseError(f"the hidden checks of {assignment.name} are not installed here: grade from the instructor's checkout")
-    root = assignment.directory.parent.parent
-    members = _files(assignment.directory, leave_out=None) + _files(assignment.hidden_checks.parent, leave_out=assignment.solution)
+    root = assignment.root
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in members:
+        for path in course_mod.course_files(assignment):
             zf.writestr(zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=report.ZIP_TIME), path.read_bytes())
     data = buf.getvalue()
     if len(data) > MAX_BUNDLE_BYTES:

@@ -113,12 +113,15 @@ def grade_submissions(
     limits: policy.Limits,
     hidden_paths: list[Path],
     on_record: Callable[[records.Record], None],
+    checks: str | None = None,
 ) -> list[str]:
     """Public and hidden checks on each ``(submission, resume key)``; ``on_record`` gets each student's
     :class:`grader.engine.records.Record` as soon as they are graded. Returns the check ids, in order.
+    ``checks``: :func:`grader.engine.resume.course_digest` of the assignment (computed when not given).
 
     The one grading loop of ``grade``: this process, a ``-j`` worker and a Dask worker all run it."""
     files, hidden_files = check_files(assignment, hidden=True)
+    checks = checks or resume.course_digest(assignment)
     filesystem = policy.filesystem(hidden=hidden_paths)
     keys: dict[str, str] = {}
 
@@ -136,7 +139,7 @@ def grade_submissions(
         except Exception as exc:  # noqa: BLE001 - the grader's own bug on this submission: report it, go on
             on_record(records.Record(student=name, failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
             return
-        on_record(records.make(assignment.name, graded, keys[name]))
+        on_record(records.make(assignment.name, graded, keys[name], checks))
 
     return run_checks(files=files, hidden_files=hidden_files, students=students(), rootdir=course, on_done=done)
 
@@ -172,7 +175,8 @@ def grade_class(
     """Grade every submission with public and hidden checks, writing each student's files as soon as they
     are graded; a submission whose stored result is still valid (:mod:`grader.engine.resume`) is not graded again.
     ``crashed`` (student -> reason) are not run: see :func:`condemned`."""
-    digest = resume.checks_digest(assignment, limits)
+    checks = resume.course_digest(assignment)
+    digest = resume.checks_digest(assignment, limits, course=checks)
     rows: dict[str, dict] = {}
     graded_count = 0
     reused: list[str] = []
@@ -208,7 +212,7 @@ def grade_class(
 
         check_ids = grade_submissions(
             assignment=assignment, submissions=pending(), course=course, launcher=launcher, limits=limits,
-            hidden_paths=hidden_paths, on_record=write,
+            hidden_paths=hidden_paths, on_record=write, checks=checks,
         )
     if write_gradebook:
         report.write_atomic(out / "grades.csv", report.grades_csv(check_ids, list(rows.values())))

@@ -46,14 +46,15 @@ class Record:
         return fmt_points(self.row["score"])
 
 
-def make(assignment: str, graded, key: str) -> Record:
-    """The record of ``graded`` (:class:`grader.engine.grading.Graded`), or a failure record if building it broke."""
+def make(assignment: str, graded, key: str, checks: str = "") -> Record:
+    """The record of ``graded`` (:class:`grader.engine.grading.Graded`), or a failure record if building it broke;
+    ``key`` and ``checks`` (:func:`grader.engine.resume.course_digest`) go into its results file."""
     try:
         problems = report.ordered_problems(graded.problems)
         parts = (graded.student, assignment, graded.results, graded.score, graded.problems, graded.notes)
         return Record(
             student=graded.student,
-            results_json=report.results_json(graded.results, graded.score, graded.problems, graded.notes, key=key),
+            results_json=report.results_json(graded.results, graded.score, graded.problems, graded.notes, key=key, checks=checks),
             feedback_md=feedback.markdown(*parts),
             feedback_html=feedback.page(*parts),
             row=resume.row(graded.score, problems),

@@ -1,11 +1,14 @@
 """Resuming an interrupted batch: a result is reused when neither the submission nor the checks changed.
 
 Every student's ``results/<student>.json`` carries a key: a hash of the
-submission's module file, of the assignment's checks and references, of the
-grader's version and of the limits it was graded under. A re-run reads the
+submission's module file, of the course half of the assignment (its checks,
+references and every other file the checks may read: :func:`grader.course.course_files`),
+of the grader's version and of the limits it was graded under. A re-run reads the
 key back and grades only what is missing or changed, so an interrupted batch
 (Ctrl-C, ``kill -9``) continues where it stopped and ends with the same
-gradebook as an uninterrupted one.
+gradebook as an uninterrupted one. The file also carries the hash of the course
+half alone (``checks``), so that a re-run can say when it regrades students
+because the checks changed (:func:`checks_changed`).
 """
 
 from __future__ import annotations
@@ -17,20 +20,34 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import grader
-from grader.course import Assignment
+from grader.course import Assignment, course_files
 from grader.sandbox.policy import Limits
 from grader.scoring import Score
 from grader.submissions.submission import Submission
 from grader.submissions.locate import locate
 
 
-def checks_digest(assignment: Assignment, limits: Limits) -> str:
-    """What a grade depends on besides the submission: checks, references, grader version, limits."""
-    h = hashlib.sha256(grader.__version__.encode())
+def course_digest(assignment: Assignment) -> str:
+    """The checks as the course has them: the name (relative to the course) and bytes of every file of
+    :func:`grader.course.course_files`, and the grader's own references of the assignment where it ships them."""
+    h = hashlib.sha256()
+    root = assignment.root
+    files = [(path.relative_to(root).as_posix(), path) for path in course_files(assignment)]
     references = Path(grader.__file__).parent / "references" / f"{assignment.name}.py"
-    for path in (assignment.public_checks, assignment.hidden_checks, references, assignment.directory / "assignment.toml"):
-        if path is not None and path.is_file():
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    if references.is_file():
+        files.append((f"grader/references/{references.name}", references))
+    for name, path in files:
+        data = path.read_bytes()
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def checks_digest(assignment: Assignment, limits: Limits, *, course: str | None = None) -> str:
+    """What a grade depends on besides the submission: the course half of the assignment (``course``: its
+    :func:`course_digest`, computed when not given), the grader's version, the limits."""
+    h = hashlib.sha256(grader.__version__.encode())
+    h.update(b"\0" + (course or course_digest(assignment)).encode() + b"\0")
     h.update(repr(limits).encode())
     return h.hexdigest()
 
@@ -59,6 +76,22 @@ def reusable_row(results_file: Path, key: str) -> dict | None:
         return row(Score(earned=earned, score=float(doc["score"]), max_score=float(doc["max_score"])), extra.get("problems", []))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def checks_changed(students: Iterable[str], *, course: str, out: Path) -> list[str]:
+    """The ``students`` whose stored result in ``out`` was graded under other checks than ``course`` (a
+    :func:`course_digest`): they are graded again. A result written before results stored it is not counted."""
+    if not (out / "results").is_dir():
+        return []
+    changed = []
+    for name in students:
+        try:
+            stored = json.loads((out / "results" / f"{name}.json").read_text(encoding="utf-8"))["extra_data"].get("checks")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if isinstance(stored, str) and stored != course:
+            changed.append(name)
+    return changed
 
 
 @dataclass(frozen=True)

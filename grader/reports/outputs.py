@@ -63,8 +63,10 @@ def ordered_problems(problems: set[str]) -> list[str]:
     return [code for code in PROBLEM_CODES if code in problems]
 
 
-def results_json(results: list[CheckResult], score: Score, problems: set[str], notes: list[str], *, key: str = "") -> str:
-    """Gradescope's results.json for one student."""
+def results_json(results: list[CheckResult], score: Score, problems: set[str], notes: list[str], *, key: str = "",
+                 checks: str = "") -> str:
+    """Gradescope's results.json for one student; ``extra_data`` carries the problem codes and the resume
+    key, and ``checks``, the hash of the checks it was graded with, where given."""
     doc = {
         "score": score.score,
         "max_score": score.max_score,
@@ -81,7 +83,7 @@ def results_json(results: list[CheckResult], score: Score, problems: set[str], n
             }
             for r in results
         ],
-        "extra_data": {"problems": ordered_problems(problems), "key": key},
+        "extra_data": {"problems": ordered_problems(problems), "key": key, **({"checks": checks} if checks else {})},
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
