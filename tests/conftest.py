@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,22 @@ def run_grader(*args, cwd: Path | None = None, env: dict | None = None, timeout:
         [sys.executable, "-m", "grader.cli", *map(str, args)],
         cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def copy_course(dest: Path, *assignments: str) -> Path:
+    """The bundled course (or only ``assignments`` of it) copied to ``dest``."""
+    skip = shutil.ignore_patterns("__pycache__")
+    for half in ("assignments", "solutions"):
+        for name in assignments or [""]:
+            shutil.copytree(ROOT / half / name, dest / half / name, ignore=skip)
+    return dest
+
+
+def small_class(folder: Path) -> Path:
+    """Two small assignment1 submissions: a correct one and the untouched stub."""
+    for name in ("correct_tolist", "fails_stub"):
+        shutil.copytree(SUBMISSIONS / "assignment1" / name, folder / name)
+    return folder
 
 
 class Gradebook:

@@ -30,7 +30,8 @@ def grading_limits(course, *, timeout: float | None = None, memory: int | None =
 
     seconds = next(v for v in (timeout, course.limits.timeout, default_timeout, Limits.check_seconds) if v is not None)
     mb = next(v for v in (memory, course.limits.memory, Limits.memory_mb) if v is not None)
-    return Limits(check_seconds=seconds, submission_seconds=max(60.0, 12 * seconds), import_seconds=seconds, memory_mb=mb)
+    seconds = float(seconds)
+    return Limits(check_seconds=seconds, submission_seconds=max(60.0, 12 * seconds), import_seconds=seconds, memory_mb=int(mb))
 
 
 def fail(exc: GraderError) -> None:
