@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SUBMISSIONS, run_grader
+from conftest import ROOT, SUBMISSIONS, copy_course, run_grader, small_class
 from dask_faults import MARKER
 
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
@@ -131,6 +131,25 @@ def test_cluster_gradebook_is_byte_identical_to_a_local_run(mixed, cluster, tmp_
     # The same command again (by address this time) grades nothing: every result is reused.
     again = run_grader("grade", "assignment2", folder, "-o", out, "--scheduler", cluster.client.scheduler.address, *LIMITS)
     assert again.returncode == 0 and "graded 0 submissions on Dask (2 workers) (and reused 16 unchanged results)" in again.stderr
+
+
+@needs_dask
+def test_a_course_elsewhere_grades_on_the_workers_and_its_changes_regrade(cluster, tmp_path):
+    """--course from another folder: the workers get the course half of the assignment (course.toml and a file
+    beside the checks included) and key results exactly as the client does."""
+    course = copy_course(tmp_path / "course", "assignment1")
+    (course / "course.toml").write_text('title = "On Dask"\n\n[limits]\ntimeout = 3\nmemory = 400\n')
+    cls, out, work = small_class(tmp_path / "class"), tmp_path / "out", tmp_path / "work"
+    work.mkdir()
+    args = ("grade", "assignment1", cls, "-o", out, "--course", course, "--scheduler", cluster.file, "--quiet")
+    proc = run_grader(*args, cwd=work)
+    assert proc.returncode == 0 and "graded 2 submissions on Dask (2 workers)" in proc.stderr, proc.stderr[-3000:]
+    gradebook = (out / "grades.csv").read_text()
+    (course / "assignments" / "assignment1" / "helper_data.py").write_text("SCALE = 1\n")
+    again = run_grader(*args, cwd=work)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "the checks of assignment1 changed since the last run: regrading 2 students" in again.stderr
+    assert "graded 2 submissions on Dask (2 workers)" in again.stderr and (out / "grades.csv").read_text() == gradebook
 
 
 @needs_dask
