@@ -1,7 +1,7 @@
 """Resuming an interrupted batch: a result is reused when neither the submission nor the checks changed.
 
 Every student's ``results/<student>.json`` carries a key: a hash of the
-submission's module file, of the assignment's checks and references, of the
+submission's module file, of the assignment's checks, references and objects, of the
 grader's version and of the limits it was graded under. A re-run reads the
 key back and grades only what is missing or changed, so an interrupted batch
 (Ctrl-C, ``kill -9``) continues where it stopped and ends with the same
@@ -24,12 +24,22 @@ from grader.submissions.submission import Submission
 from grader.submissions.locate import locate
 
 
+def course_files(assignment: Assignment) -> list[Path]:
+    """The course files a grade depends on: ``assignment.toml``, the checks and the course modules beside them
+    (references, objects), public and hidden; never the stub or the reference solution."""
+    files = [assignment.directory / "assignment.toml"]
+    files += sorted(p for p in assignment.directory.glob("*.py") if p.name != assignment.stub.name)
+    if assignment.hidden_checks is not None:
+        solution = f"{assignment.module}.py"
+        files += sorted(p for p in assignment.hidden_checks.parent.glob("*.py") if p.name != solution)
+    return files
+
+
 def checks_digest(assignment: Assignment, limits: Limits) -> str:
-    """What a grade depends on besides the submission: checks, references, grader version, limits."""
+    """What a grade depends on besides the submission: checks, references, objects, grader version, limits."""
     h = hashlib.sha256(grader.__version__.encode())
-    references = Path(grader.__file__).parent / "references" / f"{assignment.name}.py"
-    for path in (assignment.public_checks, assignment.hidden_checks, references, assignment.directory / "assignment.toml"):
-        if path is not None and path.is_file():
+    for path in course_files(assignment):
+        if path.is_file():
             h.update(path.name.encode() + b"\0" + path.read_bytes())
     h.update(repr(limits).encode())
     return h.hexdigest()
