@@ -39,7 +39,7 @@ class AsGenerator:
 
 @dataclass(frozen=True)
 class Ref:
-    """An object kept in the student process by an earlier call (``keep=name``)."""
+    """An object kept in the student process by an earlier call or :class:`Build` (``keep=name``)."""
 
     name: str
 
