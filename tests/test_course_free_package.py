@@ -139,3 +139,21 @@ def test_references_and_objects_live_in_the_course():
             assert course_code not in text, course_code
     for name in ("assignment1", "assignment2", "assignment3", "assignment4", "assignment5"):
         assert (ROOT / "assignments" / name / "references.py").is_file(), name
+
+
+def test_assignment_module_finds_the_public_module_and_keeps_two_courses_apart(tmp_path):
+    from grader.checks import assignment_module
+
+    for course in ("one", "two"):
+        (tmp_path / course / "assignments" / "a").mkdir(parents=True)
+        (tmp_path / course / "assignments" / "a" / "references.py").write_text(f"NAME = {course!r}\n")
+        (tmp_path / course / "solutions" / "a").mkdir(parents=True)
+    one = assignment_module(tmp_path / "one" / "solutions" / "a" / "checks_hidden.py", "references")
+    assert one.NAME == "one"
+    assert assignment_module(tmp_path / "one" / "assignments" / "a" / "checks_public.py", "references") is one
+    assert assignment_module(tmp_path / "two" / "solutions" / "a" / "checks_hidden.py", "references").NAME == "two"
+    asking = tmp_path / "one" / "solutions" / "a" / "checks_hidden.py"
+    with pytest.raises(ImportError) as info:
+        assignment_module(asking, "objects")
+    message = str(info.value)
+    assert str(asking) in message and str(tmp_path / "one" / "assignments" / "a" / "objects.py") in message
