@@ -74,6 +74,9 @@ class Assignment:
     must_kill: list[str] = field(default_factory=list)
     """Mutant kinds (:mod:`grader.authoring.mutation`) that `grader validate` requires the checks to kill
     (``validate.must_kill`` in assignment.toml)."""
+    objects: Path | None = None
+    """The course's registry of objects built in the student process, ``assignments/<name>/objects.py``
+    (``OBJECTS``: name -> builder, see :class:`grader.checks.Build`); None where the assignment has none."""
 
     @property
     def stub(self) -> Path:
@@ -209,6 +212,7 @@ def load(name: str, *, root: Path) -> Assignment:
             solution=_existing(solutions / f"{meta['module']}.py"),
             forbidden={str(k): str(v) for k, v in meta.get("forbidden", {}).items()},
             must_kill=_must_kill(meta, meta_file),
+            objects=_existing(directory / "objects.py"),
         )
     except KeyError as exc:
         raise CourseError(f"{meta_file}: missing key {exc}") from None

@@ -7,7 +7,9 @@ import torch
 
 from conftest import ROOT, grade, readme_example_output
 from grader.exchange import View
-from grader.references import assignment1 as ref
+from grader.checks import assignment_module
+
+ref = assignment_module(ROOT / "assignments" / "assignment1" / "references.py", "references")
 
 
 def test_assignment1_readme_worked_example_is_true(monkeypatch):

@@ -9,9 +9,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import readme_example_code, readme_example_output
+from conftest import ROOT, readme_example_code, readme_example_output
 from grader.course import course_root, load
-from grader.references import assignment3 as ref
+from grader.checks import assignment_module
+
+ref = assignment_module(ROOT / "assignments" / "assignment3" / "references.py", "references")
 
 
 def test_assignment3_readme_worked_example_is_true(monkeypatch):

@@ -7,8 +7,10 @@ import re
 import numpy as np
 import torch
 
-from conftest import readme_example_code, readme_example_output
-from grader.references import assignment4 as ref
+from conftest import ROOT, readme_example_code, readme_example_output
+from grader.checks import assignment_module
+
+ref = assignment_module(ROOT / "assignments" / "assignment4" / "references.py", "references")
 
 
 def test_assignment4_readme_worked_example_is_true(monkeypatch):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from conftest import readme_example_output
-from grader.exchange import Criterion
-from grader.references import assignment5 as ref
+from conftest import ROOT, readme_example_output
+from grader.checks import assignment_module
+
+ref = assignment_module(ROOT / "assignments" / "assignment5" / "references.py", "references")
+Criterion = ref.Criterion
 
 
 def test_assignment5_readme_worked_example_is_true(monkeypatch):

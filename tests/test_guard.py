@@ -7,11 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from grader.exchange import Fn
+from conftest import ROOT
+from grader.checks import assignment_module
 from grader.sandbox import launcher
 from grader.sandbox.policy import Limits
 from grader.engine.student import Student, StudentError
 from grader.submissions.submission import Submission
+
+#: The course's function spec (built in the student process by assignment3's objects.py).
+Fn = assignment_module(ROOT / "assignments" / "assignment3" / "references.py", "references").Fn
 
 SOURCE = '''
 """Docstring that names torch.autograd.functional.jacobian and x.backward(): costs nothing."""
@@ -85,6 +89,7 @@ def student(tmp_path_factory):
         launcher=server, submission=Submission(name="g", module_path=path), module_name="mod",
         functions=FUNCTIONAL + AUTOGRAD, limits=Limits(), filesystem=None,
         forbidden={**{f: "functional" for f in FUNCTIONAL}, **{f: "autograd" for f in AUTOGRAD}},
+        objects=ROOT / "assignments" / "assignment3" / "objects.py",
     )
     s.begin_check()
     yield s

@@ -18,8 +18,8 @@ NOT_YOUR_MISTAKE = "the grader failed on this check; this is not your mistake"
 EDITS = [
     # Helpers the edited checks use.
     (
-        "from grader.references.assignment2 import leaf\n",
-        "from grader.references.assignment2 import leaf\n"
+        "leaf, worked_example = ref.leaf, ref.worked_example\n",
+        "leaf, worked_example = ref.leaf, ref.worked_example\n"
         "from hypothesis.errors import FailedHealthCheck, InvalidArgument\n"
         "import time\n"
         "_HICCUPS = []\n\n\n"
@@ -142,7 +142,9 @@ def test_whose_fault():
     from hypothesis.errors import FailedHealthCheck, FlakyFailure
 
     from grader.exchange import Opaque
-    from grader.references import assignment2 as ref
+    from grader.checks import assignment_module
+
+    ref = assignment_module(ROOT / "assignments" / "assignment2" / "references.py", "references")
     from grader.engine.faults import grader_fault
     from grader.engine.student import Starved
 

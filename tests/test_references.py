@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from grader.references import assignment2 as ref
+from conftest import ROOT
+from grader.checks import assignment_module
+
+ref = assignment_module(ROOT / "assignments" / "assignment2" / "references.py", "references")
 
 
 def test_sgd_reference_matches_torch_optim_sgd():

@@ -71,7 +71,7 @@ def fork_server():
     server.close()
 
 
-def make_student(server, source: str, tmp_path: Path, **limits) -> Student:
+def make_student(server, source: str, tmp_path: Path, objects: Path | None = None, **limits) -> Student:
     path = tmp_path / "linear_regression.py"
     path.write_text(source)
     return Student(
@@ -81,6 +81,7 @@ def make_student(server, source: str, tmp_path: Path, **limits) -> Student:
         functions=FUNCTIONS,
         limits=Limits(**limits),
         filesystem=filesystem(hidden=[ROOT / "solutions", tmp_path.parent]),
+        objects=objects,
     )
 
 
@@ -293,9 +294,12 @@ def forward(model, optimizer, x, y):
 
 
 def test_harness_built_linear_and_sgd_are_kept_and_described(fork_server, tmp_path):
-    from grader.exchange import SGD, Linear, Ref
+    from grader.checks import assignment_module
+    from grader.exchange import Ref
 
-    student = make_student(fork_server, MODULE_SOURCE, tmp_path)
+    ref = assignment_module(ROOT / "assignments" / "assignment5" / "references.py", "references")
+    SGD, Linear = ref.SGD, ref.Linear
+    student = make_student(fork_server, MODULE_SOURCE, tmp_path, objects=ROOT / "assignments" / "assignment5" / "objects.py")
     try:
         student.begin_check()
         w, b = torch.tensor([[0.5, -1.0]]), torch.tensor([0.25])

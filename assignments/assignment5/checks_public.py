@@ -19,12 +19,13 @@ import math
 import torch
 from hypothesis import given, settings
 
-from grader.checks import check
+from grader.checks import OptimizerInfo, Ref, assignment_module, check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
-from grader.exchange import SGD, Criterion, Linear, OptimizerInfo, Ref
 from grader.checks.helpers import module_info, module_param
-from grader.references import assignment5 as ref
+
+ref = assignment_module(__file__, "references")
+SGD, Criterion, Linear = ref.SGD, ref.Criterion, ref.Linear
 
 
 # ------------------------------------------------------------------ helpers
@@ -60,7 +61,7 @@ def test_LinearModel_defaults(student, judge):
 def test_LinearModel_only_linear(student, judge):
     info = module_info(judge, student.call("LinearModel", 3, 2, keep="model").value, what="LinearModel(3, 2)")
     judge.expect(
-        info.children.get("linear") == ref.LINEAR,
+        info.children.get("linear") == ref.LINEAR_TYPE,
         f"LinearModel(3, 2).linear should be a torch.nn.Linear; the submodules are {info.children or 'none'}.",
     )
     expected = sorted(ref.parameter_shapes(3, 2))
@@ -88,7 +89,7 @@ def test_LinearModel_forward_float32(student, judge, in_features, out_features, 
 def test_make_optimizer_sgd(student, judge):
     opt = student.call("make_optimizer", _layer(3, 2), 0.05, keep="opt").value
     judge.expect(
-        isinstance(opt, OptimizerInfo) and opt.type == ref.SGD,
+        isinstance(opt, OptimizerInfo) and opt.type == ref.SGD_TYPE,
         f"make_optimizer(model, 0.05) for model = torch.nn.Linear(3, 2) returned {describe_value(opt)}; expected a torch.optim.SGD.",
     )
 

@@ -10,8 +10,8 @@ mutants over all mutants.
 
 Mutants are made with :mod:`ast`, only inside the solution regions (the lines
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION``), and each belongs to
-the top-level function or class around it (its contract name: ``sgd_step``,
-``LinearModel``). Each has a stable id ``<function>:<kind>:L<line>`` (line of
+the top-level function or class around it (its contract name, as
+``assignment.toml`` lists it). Each has a stable id ``<function>:<kind>:L<line>`` (line of
 the solution file; a second mutant of the same kind on the same line gets
 ``.2``, and so on). A mutant that does not compile, that unparses to the
 original module, or whose module equals an earlier mutant's is left out.

@@ -1,4 +1,4 @@
-"""Small building blocks shared by checks: fixed examples and result coercions."""
+"""Small building blocks shared by checks: seeded generators and result coercions."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ from grader.checks.compare import Judge, describe_value
 from grader.exchange import ModuleInfo, NumpyScalar
 
 
-def worked_example(dtype=torch.float32):
-    """COURSE.md's linear-regression data: ``x = rand(50, 1)``, ``y = 3x + 0.8``; start ``w`` random, ``b = 0``."""
-    g = torch.Generator().manual_seed(2024)
-    x = torch.rand(50, 1, generator=g, dtype=dtype)
-    y = 3 * x + 0.8
-    w = torch.rand(1, 1, generator=g, dtype=dtype)
-    b = torch.zeros(1, dtype=dtype)
-    return x, y, w, b
+def seeded(seed: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed``: inputs a check builds itself, the same on every run."""
+    return torch.Generator().manual_seed(seed)
 
 
 def changed(after: torch.Tensor, before: torch.Tensor) -> bool:

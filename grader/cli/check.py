@@ -54,7 +54,7 @@ def _module_path(assignment, path: Optional[Path]) -> Path:
 
 @app.command()
 def check(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    assignment: str = typer.Argument(..., help="Assignment name: a folder of the course's assignments/."),
     path: Optional[Path] = typer.Option(None, "--path", help="Your module file or the folder holding it."),
     select: Optional[str] = typer.Option(None, "-k", help="Only checks whose id matches this pytest -k expression."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

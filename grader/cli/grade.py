@@ -23,7 +23,7 @@ SUBMISSIONS_PER_WORKER = 8
 
 @app.command()
 def grade(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    assignment: str = typer.Argument(..., help="Assignment name: a folder of the course's assignments/."),
     dirs: List[Path] = typer.Argument(..., help="Folders whose every entry is one student's submission."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for grades.csv, results/ and feedback/."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="CPU seconds one check may use in the student's processes (a submission's checks get 12x, at least 60 s); the wall clock is a safety net of 4x, at least 30 s. Default: the course's course.toml ([limits] timeout), else 10."),

@@ -87,7 +87,7 @@ def _say_course(checked) -> None:
 
 @app.command()
 def release(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    assignment: str = typer.Argument(..., help="Assignment name: a folder of the course's assignments/."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for <assignment>/ and <assignment>.zip."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
@@ -106,7 +106,7 @@ def release(
 
 @app.command()
 def gradescope(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    assignment: str = typer.Argument(..., help="Assignment name: a folder of the course's assignments/."),
     output: Path = typer.Option(Path("autograder.zip"), "-o", "--output", help="The autograder zip to write."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
@@ -134,7 +134,7 @@ app.add_typer(nbgrader_app, name="nbgrader")
 
 @nbgrader_app.command("source")
 def nbgrader_source(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    assignment: str = typer.Argument(..., help="Assignment name: a folder of the course's assignments/."),
     nbgrader_course: Path = typer.Argument(..., help="The nbgrader course folder; writes source/<assignment>/<module>.ipynb there."),
     course: Optional[Path] = CourseOpt,
 ) -> None:
@@ -157,7 +157,7 @@ VALIDATE_CHECK_SECONDS = 5.0
 
 @app.command()
 def validate(
-    assignment: str = typer.Argument(..., help="Assignment name, e.g. assignment2."),
+    assignment: str = typer.Argument(..., help="Assignment name: a folder of the course's assignments/."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     course: Optional[Path] = CourseOpt,
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import hypothesis
 
 import grader
+from grader.checks import siblings
 from grader.engine.student import Starved
 
 _GRADER = Path(grader.__file__).resolve().parent
@@ -22,14 +23,17 @@ def _inner_code(item):
 
 
 def _origin(filename: str, course: Path) -> str | None:
-    """Who wrote the code of a traceback frame: ``grader``, ``hypothesis``, ``course`` (the checks), or None (a
-    library: torch, NumPy, Python's own, whose caller decides)."""
+    """Who wrote the code of a traceback frame: ``grader``, ``hypothesis``, ``reference`` (a course module the checks
+    imported with :func:`grader.checks.assignment_module`: trusted code, like the grader's), ``course`` (the
+    checks), or None (a library: torch, NumPy, Python's own, whose caller decides)."""
     try:
         path = Path(filename).resolve()
     except (OSError, ValueError):
         return None
     if path.is_relative_to(_GRADER):
         return "grader"
+    if siblings.is_course_module(str(path)):
+        return "reference"
     if path.is_relative_to(_HYPOTHESIS):
         return "hypothesis"
     if path.is_relative_to(course):
@@ -42,8 +46,8 @@ def grader_fault(exc: BaseException, tb, item, course: Path) -> bool:
 
     The grader's: Hypothesis' own errors (health checks, invalid strategies), an error while Hypothesis
     generated the inputs, a wire or process error (:class:`grader.engine.student.Starved`), and any exception raised in
-    the grader's own code (strategies, references, comparisons, the student handle) or raised outside the
-    check's body. The student's: the check's own body stumbling over what the student returned (an object
+    the grader's own code (strategies, comparisons, the student handle), in the course's reference modules, or
+    outside the check's body. The student's: the check's own body stumbling over what the student returned (an object
     where it expected a tensor, say), and Hypothesis finding that their function gives different results for
     the same input (``FlakyFailure``).
     """

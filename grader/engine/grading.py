@@ -64,6 +64,7 @@ def make_student(assignment: Assignment, submission: Submission, *, launcher, li
         filesystem=filesystem,
         keep_output=keep_output,
         forbidden=assignment.forbidden,
+        objects=assignment.objects,
     )
 
 

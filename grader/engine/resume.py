@@ -29,13 +29,10 @@ from grader.submissions.locate import locate
 
 def course_digest(assignment: Assignment) -> str:
     """The checks as the course has them: the name (relative to the course) and bytes of every file of
-    :func:`grader.course.course_files`, and the grader's own references of the assignment where it ships them."""
+    :func:`grader.course.course_files`."""
     h = hashlib.sha256()
     root = assignment.root
     files = [(path.relative_to(root).as_posix(), path) for path in course_files(assignment)]
-    references = Path(grader.__file__).parent / "references" / f"{assignment.name}.py"
-    if references.is_file():
-        files.append((f"grader/references/{references.name}", references))
     for name, path in files:
         data = path.read_bytes()
         h.update(f"{name}\0{len(data)}\0".encode())

@@ -83,7 +83,7 @@ class GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items) -> None:
-        """Validate the markers, and let ``-k`` match check ids (``-k sgd_step.in_place``)."""
+        """Validate the markers, and let ``-k`` match check ids (``-k 'step.in_place or area'``)."""
         seen: set[str] = set()
         try:
             for item in items:

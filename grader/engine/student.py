@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from grader.errors import SandboxError
+from grader.errors import CourseError, SandboxError
 from grader.sandbox import limits as sandbox_limits
 from grader.sandbox import privileges, protocol
 from grader.sandbox.protocol import arguments, frames, results, seals
@@ -29,6 +29,10 @@ from grader.sandbox.policy import Limits
 from grader.sandbox.process import Limit, Output, ProcessEnded, StudentProcess
 from grader.submissions.submission import Submission
 
+
+#: The name of the course's ``objects.py`` in the student's scratch folder, next to the copy of the student's
+#: module: a module name has no hyphen, so the student's file can never take it.
+OBJECTS_FILE = "course-objects.py"
 
 #: Seed of the submission's random generators at the start of every check: one no check uses,
 #: so a function that should seed but does not cannot match a reference by luck.
@@ -121,6 +125,7 @@ class Student:
         filesystem: dict | None,
         keep_output: int = 0,
         forbidden: dict[str, str] | None = None,
+        objects: Path | None = None,
     ):
         self._launcher = launcher
         self.submission = submission
@@ -130,6 +135,8 @@ class Student:
         self._filesystem = filesystem
         self.forbidden = dict(forbidden or {})
         """Function name -> forbidden-API group (:mod:`grader.sandbox.guard`) enforced while it runs."""
+        self.objects = objects
+        """The course's ``objects.py`` (its builders, for :class:`~grader.sandbox.protocol.arguments.Build`), or None."""
         self.output = Output(keep=keep_output)
         self.printed_bytes = 0
         self.problems: set[str] = set(submission.problems)
@@ -269,11 +276,16 @@ class Student:
         self._scratch = tempfile.mkdtemp(prefix="grader-")
         module_path = Path(self._scratch) / f"{self.module_name}.py"
         shutil.copyfile(self.submission.module_path, module_path)
+        objects_path = None
+        if self.objects is not None:
+            objects_path = Path(self._scratch) / OBJECTS_FILE
+            shutil.copyfile(self.objects, objects_path)
         work = Path(self._scratch) / "work"  # the student's working folder: a private tmpfs where mounts work
         work.mkdir()
         config = {
             "module_name": self.module_name,
             "module_path": str(module_path),
+            "objects_path": None if objects_path is None else str(objects_path),
             "functions": self.functions,
             "scratch": self._scratch,
             "work": str(work),
@@ -315,6 +327,10 @@ class Student:
         if ready.get("op") == protocol.SANDBOX_FAILED:
             process.kill()
             raise SandboxError(f"the sandbox could not be set up: {str(ready.get('message'))[:300]}")
+        if ready.get("course_error") is not None:  # sent before any student code ran: believed
+            process.kill()
+            self._cleanup()
+            raise CourseError(f"{self.objects} could not be loaded in the student process: {str(ready['course_error'])[:300]}")
         if not ready.get("ok"):
             process.kill()
             error = ready.get("error") if isinstance(ready.get("error"), dict) else {}

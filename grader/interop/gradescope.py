@@ -8,8 +8,9 @@ student's files in ``/autograder/submission``; it reads
 - ``setup.sh``: installs the CPU build of PyTorch and the grader's dependencies;
 - ``run_autograder``: runs :data:`RUNNER` (``run_autograder.py``);
 - ``package/grader/``: this grader, imported from there (no build step);
-- ``course/``: the assignment's public files and its hidden checks only
-  (never the reference solution), and the course's ``course.toml`` (its limits).
+- ``course/``: the assignment's public files, its hidden checks with the
+  course modules beside them (never the reference solution), and the course's
+  ``course.toml`` (its limits).
 
 ``run_autograder.py`` grades the submission exactly as ``grader grade``
 does (public and hidden checks, every sandbox layer the image allows) and
@@ -99,8 +100,10 @@ def members(assignment: Assignment) -> list[tuple[str, str | bytes, int]]:
     for path in sorted(assignment.directory.iterdir()):
         if path.is_file():
             out.append((f"course/assignments/{assignment.name}/{path.name}", path.read_bytes(), 0o644))
-    if assignment.hidden_checks is not None:
-        out.append((f"course/solutions/{assignment.name}/checks_hidden.py", assignment.hidden_checks.read_bytes(), 0o644))
+    if assignment.hidden_checks is not None:  # the hidden checks and the modules beside them, never the solution
+        for path in sorted(assignment.hidden_checks.parent.glob("*.py")):
+            if path.name != f"{assignment.module}.py":
+                out.append((f"course/solutions/{assignment.name}/{path.name}", path.read_bytes(), 0o644))
     if (assignment.root / COURSE_FILE).is_file():  # its limits: the autograder grades as `grader grade` does
         out.append((f"course/{COURSE_FILE}", (assignment.root / COURSE_FILE).read_bytes(), 0o644))
     return out

@@ -44,7 +44,7 @@ code right for every input the README allows, not only for the public checks.
 """
 
 #: A single line this long that belongs only to a solution region or the hidden checks is a leak;
-#: shorter ones ("out = forward(x)") leak only as part of a run of such lines.
+#: shorter ones ("out = step(x)") leak only as part of a run of such lines.
 LONG_LINE = 40
 
 

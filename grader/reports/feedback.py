@@ -12,7 +12,7 @@ MARK = {"passed": "passed", "partial": "partial", "failed": "FAILED", "internal"
 
 
 def check_line(check_id: str, score: float, max_score: float, passed: bool) -> str:
-    """One check as a line of plain text (notebook cells): ``  ✓ forward.worked_example  3/3``, ``~`` for partial credit."""
+    """One check as a line of plain text (notebook cells): ``  ✓ area.float64  3/3``, ``~`` for partial credit."""
     mark = "✓" if passed else ("~" if score else "✗")
     return f"  {mark} {check_id}  {fmt_points(score)}/{fmt_points(max_score)}"
 

@@ -6,7 +6,7 @@ Owns: :mod:`.launcher` (the trusted side's handle on the warm process, or the sp
 process itself), :mod:`.child` (the harness in the student process), :mod:`.limits` and the layers
 (:mod:`.namespaces`, :mod:`.cgroup`, :mod:`.mountview` (the allowlist root), :mod:`.landlock`, :mod:`.seccomp`, :mod:`.privileges`,
 :mod:`.guard` for forbidden APIs), :mod:`.policy` (limits and the filesystem view), :mod:`.process` (the trusted
-side's handle), :mod:`.protocol` (the wire protocol, both ends), :mod:`.specs` (objects built on both sides).
+side's handle), :mod:`.protocol` (the wire protocol, both ends, and the objects the harness builds from data).
 May import: the standard library, torch, numpy; nothing else of the grader (it is imported into the student
 process before any check, reference or solution exists in memory).
 """

@@ -2,9 +2,9 @@
 
 Imported by the warm process before any check, reference or solution exists
 in memory, so a fork of it holds nothing worth stealing.  After the fork it
-locks itself down (:mod:`grader.sandbox.limits`), imports the student's
-module and then answers ``call`` requests: build the arguments from data,
-call the student function, send back what came out as data.
+locks itself down (:mod:`grader.sandbox.limits`), loads the course's builders,
+imports the student's module and then answers ``call`` requests: build the
+arguments from data, call the student function, send back what came out as data.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ _enable_grad = torch.enable_grad
 _no_grad = torch.no_grad
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 _Tensor = torch.Tensor
-_ndarray = np.ndarray
 _getpid, _exit = os.getpid, os._exit
 _no_torch_function = torch._C.DisableTorchFunction
 _dispatch_modes = torch._C._len_torch_dispatch_stack
@@ -157,7 +156,7 @@ class Harness:
             _seed_all(int(seed))
         inputs: list = []
         try:
-            args = [arguments.build(a, blobs, inputs, self.objects) for a in request.get("args", [])]
+            args = [arguments.build(a, blobs, inputs, self.objects, self.builders) for a in request.get("args", [])]
         except Exception as exc:  # noqa: BLE001 - e.g. a submission that broke torch at import
             error = describe_error(exc, self.filename)
             error.update(type="setup", problem=None, message=f"the check's inputs could not be built in your process ({error['type']}: {error['message']})")
@@ -219,7 +218,7 @@ class Harness:
             if type(result) is not _Tensor:
                 raise TypeError("the result is not a tensor")
             with _no_torch_function():  # no mode of the submission's sees (or rewrites) the gradient sent in
-                grad_out = _ones_like(result) if backward == "ones" else arguments.build(backward, blobs, [], self.objects)
+                grad_out = _ones_like(result) if backward == "ones" else arguments.build(backward, blobs, [], self.objects, self.builders)
             if type(grad_out) is not _Tensor:
                 raise TypeError("the gradient could not be built in your process (torch was patched)")
             with _enable_grad():
@@ -233,7 +232,8 @@ class Harness:
         owner = _getpid()  # a process the submission forked that comes back here never answers (see _send)
         forbidden = types.MappingProxyType(dict(config.get("forbidden", {})))
         functions = tuple(config["functions"])
-        ready = self.import_module(config["module_name"], config["module_path"], functions)
+        self.builders, failed = arguments.load_builders(config.get("objects_path"))  # the course's, before any student code
+        ready = {"ok": False, "course_error": printable(failed)} if failed else self.import_module(config["module_name"], config["module_path"], functions)
         _send(sock, _sealed(frames.encode_frame({"op": protocol.READY, **ready})), owner)
         while True:
             try:

@@ -55,7 +55,7 @@ HARNESS_ONLY = {
 }
 #: The harness's modules whose code runs after student code has (the others only set the process up), and the
 #: stdlib modules its replies go through (``socket``: the class ``socket.socket`` only).
-MODULES = ("grader.sandbox.child", "grader.sandbox.stdio", "grader.sandbox.integrity", "grader.sandbox.guard", "grader.sandbox.specs",
+MODULES = ("grader.sandbox.child", "grader.sandbox.stdio", "grader.sandbox.integrity", "grader.sandbox.guard",
            "grader.sandbox.protocol", "grader.sandbox.protocol.frames", "grader.sandbox.protocol.arguments",
            "grader.sandbox.protocol.results", "json", "json.encoder", "json.decoder", "json.scanner", "struct")
 

@@ -77,12 +77,12 @@ def warm_up() -> None:
     import torch.nn.functional as F
 
     w = torch.ones(2, 1, requires_grad=True)
-    loss = F.mse_loss(F.linear(torch.ones(3, 2), w.T), torch.zeros(3, 1))
+    loss = (F.linear(torch.ones(3, 2), w.T) ** 2).mean()
     (g,) = torch.autograd.grad(loss, w, create_graph=True)
     torch.autograd.backward(g, torch.ones_like(g))  # an explicit gradient takes another lazy path
     opt = torch.optim.SGD([w], lr=0.1)
     opt.step()
-    opt.zero_grad()
+    w.grad = None
     gc.collect()
     gc.freeze()  # imported objects stay shared with every fork, and out of its collections
 

@@ -4,12 +4,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import check
+from grader.checks import OptimizerInfo, Ref, assignment_module, check
 from grader.checks import strategies as S
 from grader.checks.compare import describe_inputs, describe_value
-from grader.exchange import SGD, Criterion, Linear, OptimizerInfo, Ref
 from grader.checks.helpers import module_info, module_param
-from grader.references import assignment5 as ref
+
+ref = assignment_module(__file__, "references")
+SGD, Criterion, Linear = ref.SGD, ref.Criterion, ref.Linear
 
 
 # ------------------------------------------------------------------ helpers (as in the public checks; _layer also in float64, with stale gradients)

@@ -8,14 +8,15 @@
   trusted side).
 
 Both ends use it: :mod:`grader.engine.student` and :mod:`grader.sandbox.process` on the trusted side,
-:mod:`grader.sandbox.child` in the student process. May import: :mod:`grader.sandbox.specs`, torch, numpy.
+:mod:`grader.sandbox.child` in the student process. May import: torch, numpy.
 """
 
 #: Student process -> trusted side, before any student code runs: the sandbox layers it applied (believed).
 SANDBOXED = "sandboxed"
 #: Student process -> trusted side: a layer could not be applied; the process never runs student code.
 SANDBOX_FAILED = "sandbox_failed"
-#: Student process -> trusted side: the module was imported (``ok``, the ``missing`` functions) or why not.
+#: Student process -> trusted side: the module was imported (``ok``, the ``missing`` functions) or why not; with
+#: ``course_error``, the course's ``objects.py`` could not be loaded and the module was not imported at all.
 READY = "ready"
 #: Trusted side -> student process: call a function (``fn``, ``args``, ``keep``, ``self``, ``no_grad``, ``seed``,
 #: ``backward``); the reply carries ``result``, ``inputs`` and ``backward_error``, or ``error``.

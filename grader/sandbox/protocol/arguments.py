@@ -1,24 +1,33 @@
 """Arguments, trusted side to student process: what a check passes, as data, and how the student side builds it.
 
-Tensors, arrays, numbers and containers travel as values; objects that cannot
-travel as bytes (a loss criterion, a differentiable function, a module shaped
-like the course's model, an optimizer over a kept module, a NumPy view, a
-non-leaf tensor) travel as the specs below and are built by the harness in the
-student process from :mod:`grader.sandbox.specs`, never from student code.
+Tensors, arrays, numbers and containers travel as values. Objects that cannot
+travel as bytes travel as the specs below and are built in the student process,
+never from student code: a NumPy view with odd strides and a non-leaf tensor
+by the harness itself (:class:`View`, :class:`NonLeaf`); anything else the
+course needs (a loss, a function to differentiate, a module, an optimizer over
+a kept module) by the course's own registry, its ``objects.py``, whose
+``OBJECTS`` maps a name to a builder: a :class:`Build` carries that name and
+the builder's arguments as data, and the trusted side builds the same object
+for its reference by calling the same builder.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import torch
 
-from grader.sandbox import specs
 from grader.sandbox.protocol import frames
 
 #: Deepest nesting of containers the student side builds.
 MAX_ARGUMENT_DEPTH = 6
+#: The name the course's ``objects.py`` is imported under in the student process.
+OBJECTS_MODULE = "_grader_course_objects"
 
 
 class AsGenerator:
@@ -30,83 +39,41 @@ class AsGenerator:
 
 @dataclass(frozen=True)
 class Ref:
-    """An object kept in the student process by an earlier call (``keep=name``)."""
+    """An object kept in the student process by an earlier call or :class:`Build` (``keep=name``)."""
 
     name: str
 
 
-@dataclass(frozen=True)
-class Criterion:
-    """A loss criterion from :mod:`grader.sandbox.specs`, built on both sides."""
+class Build:
+    """An object that the course's ``objects.py`` builds in the student process: ``OBJECTS[name](*args)``.
 
-    name: str
-
-    def build(self):
-        return specs.criterion(self.name)
-
-
-@dataclass(frozen=True)
-class Fn:
-    """A differentiable function ``f`` described as data (:func:`grader.sandbox.specs.function`)."""
-
-    name: str | None = None
-    steps: tuple = ()
-
-    def build(self):
-        if self.name:
-            return specs.function({"name": self.name}, [])
-        return specs.Composed(list(self.steps))
-
-    def __str__(self) -> str:
-        if self.name:
-            return f"the {self.name.replace('_', ' ')} function"
-        parts = []
-        for kind, arg in self.steps:
-            if kind in ("linear", "mix"):
-                parts.append(f"{kind} {tuple(arg.shape)}")
-            else:
-                parts.append(f"{arg}" if kind == "unary" else f"scale {arg}")
-        return "f = " + " -> ".join(parts)
-
-
-@dataclass(frozen=True)
-class Linear:
-    """A module shaped like the course's ``LinearModel`` (``.linear`` is a ``torch.nn.Linear``),
-    built by the harness in the student process (no student code) and kept as ``keep``.
-
-    Its parameters are exactly ``linear.weight`` = ``weight`` and ``linear.bias``
-    = ``bias``; ``grad_weight`` and ``grad_bias``, if given, are attached as
-    stale gradients.
+    Only the name and the arguments travel (data: tensors, arrays, numbers,
+    strings, lists and tuples of them, :class:`Ref` to kept objects), never
+    code. With ``keep``, the student process keeps the object under that name,
+    as it keeps a call's result.
     """
 
-    weight: torch.Tensor
-    bias: torch.Tensor
-    keep: str = "model"
-    grad_weight: torch.Tensor | None = None
-    grad_bias: torch.Tensor | None = None
+    __slots__ = ("name", "args", "keep")
 
-    def build(self) -> torch.nn.Module:
-        return specs.linear(self.weight, self.bias, self.grad_weight, self.grad_bias)
+    def __init__(self, name: str, *args, keep: str | None = None):
+        self.name = name
+        self.args = args
+        self.keep = keep
 
-
-@dataclass(frozen=True)
-class SGD:
-    """``torch.optim.SGD(<kept module>.parameters(), lr=lr)`` built by the harness, kept as ``keep``."""
-
-    module: str
-    lr: float
-    keep: str = "opt"
+    def __repr__(self) -> str:
+        keep = f", keep={self.keep!r}" if self.keep is not None else ""
+        return f"Build({', '.join([repr(self.name), *map(repr, self.args)])}{keep})"
 
 
 @dataclass(frozen=True)
 class View:
-    """A non-contiguous NumPy view (``specs.VIEWS``) of ``array``, built in the student process."""
+    """A non-contiguous NumPy view (:data:`VIEWS`) of ``array``, built in the student process."""
 
     array: np.ndarray
     name: str
 
     def build(self) -> np.ndarray:
-        return specs.view(self.array.copy(), self.name)
+        return view(self.array.copy(), self.name)
 
 
 @dataclass(frozen=True)
@@ -116,11 +83,36 @@ class NonLeaf:
     values: torch.Tensor
 
     def build(self) -> torch.Tensor:
-        return specs.non_leaf(self.values)
+        return non_leaf(self.values)
+
+
+#: Non-contiguous views of an array: negative or doubled strides, transposes.
+VIEWS = {
+    "reversed": lambda a: a[::-1],
+    "transposed": lambda a: a.T,
+    "strided": lambda a: a[::2],
+    "reversed_columns": lambda a: a[:, ::-1],
+}
+
+
+def view(array: np.ndarray, name: str) -> np.ndarray:
+    """The view ``name`` of :data:`VIEWS` of ``array``."""
+    if name not in VIEWS:
+        raise ValueError(f"unknown view {name!r}")
+    return VIEWS[name](array)
+
+
+def non_leaf(t: torch.Tensor) -> torch.Tensor:
+    """A tensor with the values of ``t`` that requires grad and is not a leaf."""
+    return t.detach().clone().requires_grad_(True) * 1.0
 
 
 def encode(value, blobs: list[bytes]):
-    """Trusted side: a check's argument (tensors with requires_grad/grad, containers, numbers, the specs above) as data."""
+    """Trusted side: a check's argument (tensors with requires_grad/grad, containers, numbers, the specs above) as data.
+
+    An object of another class with a ``to_build()`` method (a course's own spec, with its own description for
+    feedback) travels as what that method returns, a :class:`Build`.
+    """
     if isinstance(value, torch.Tensor):
         blobs.append(frames.tensor_bytes(value))
         return {
@@ -140,27 +132,17 @@ def encode(value, blobs: list[bytes]):
         return {"t": "gen", "items": [encode(v, blobs) for v in value.items]}
     if isinstance(value, Ref):
         return {"t": "ref", "name": value.name}
-    if isinstance(value, Criterion):
-        return {"t": "criterion", "name": value.name}
-    if isinstance(value, Linear):
-        parts = (value.weight, value.bias, value.grad_weight, value.grad_bias)
-        return {"t": "linear", "tensors": [None if t is None else encode(t.detach(), blobs) for t in parts], "keep": value.keep}
-    if isinstance(value, SGD):
-        return {"t": "sgd", "module": value.module, "lr": float(value.lr), "keep": value.keep}
+    if isinstance(value, Build):
+        return {"t": "build", "name": str(value.name), "args": [encode(a, blobs) for a in value.args], "keep": value.keep}
     if isinstance(value, View):
         return {"t": "view", "array": encode(value.array, blobs), "name": value.name}
     if isinstance(value, NonLeaf):
         return {"t": "nonleaf", "tensor": encode(value.values.detach(), blobs)}
-    if isinstance(value, Fn):
-        if value.name:
-            return {"t": "fn", "spec": {"name": value.name}, "tensors": []}
-        tensors, steps = [], []
-        for kind, arg in value.steps:
-            if isinstance(arg, torch.Tensor):
-                tensors.append(encode(arg, blobs))
-                arg = len(tensors) - 1
-            steps.append([kind, arg])
-        return {"t": "fn", "spec": {"steps": steps}, "tensors": tensors}
+    if callable(getattr(type(value), "to_build", None)):
+        spec = value.to_build()
+        if not isinstance(spec, Build):
+            raise TypeError(f"{type(value).__name__}.to_build() returned {type(spec).__name__}, not a Build")
+        return encode(spec, blobs)
     if isinstance(value, (list, tuple)):
         return {"t": "list" if isinstance(value, list) else "tuple", "items": [encode(v, blobs) for v in value]}
     if value is None or isinstance(value, (bool, int, str)):
@@ -168,9 +150,28 @@ def encode(value, blobs: list[bytes]):
     raise TypeError(f"cannot send {type(value).__name__} to a student process")
 
 
-def build(spec, blobs: list[bytes], inputs: list, objects: dict, depth: int = 0):
+def load_builders(path: str | None) -> tuple[Mapping, str | None]:
+    """Student side, before any student code runs: the ``OBJECTS`` (name -> builder) of the course's ``objects.py``
+    at ``path`` (none without a path) and None, or no builders and why not (the course's fault, not the student's)."""
+    if not path:
+        return types.MappingProxyType({}), None
+    try:
+        spec = importlib.util.spec_from_file_location(OBJECTS_MODULE, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[OBJECTS_MODULE] = module  # a dataclass in it looks its module up there
+        spec.loader.exec_module(module)
+        builders = getattr(module, "OBJECTS", None)
+        if not isinstance(builders, dict) or not all(type(k) is str and callable(v) for k, v in builders.items()):
+            raise TypeError("OBJECTS must be a dict of names to builder functions")
+    except BaseException as exc:  # noqa: BLE001 - whatever the course's code does is reported
+        return types.MappingProxyType({}), f"{type(exc).__name__}: {exc}"
+    return types.MappingProxyType(dict(builders)), None
+
+
+def build(spec, blobs: list[bytes], inputs: list, objects: dict, builders: Mapping, depth: int = 0):
     """Student side: the call arguments from the trusted side's data spec; tensors and arrays are noted in
-    ``inputs``, kept objects (``keep``) go into ``objects``."""
+    ``inputs``, kept objects (``keep``) go into ``objects``, and ``builders`` (the course's ``OBJECTS``) build
+    what a :class:`Build` names."""
     if depth > MAX_ARGUMENT_DEPTH:
         raise frames.ProtocolError("argument nesting too deep")
     if not isinstance(spec, dict):
@@ -182,7 +183,7 @@ def build(spec, blobs: list[bytes], inputs: list, objects: dict, depth: int = 0)
         if spec.get("requires_grad"):
             t.requires_grad_(True)
         if grad is not None:
-            t.grad = build(grad, blobs, [], objects, depth + 1)
+            t.grad = build(grad, blobs, [], objects, builders, depth + 1)
         inputs.append(t)
         return t
     if kind == "ndarray":
@@ -190,32 +191,27 @@ def build(spec, blobs: list[bytes], inputs: list, objects: dict, depth: int = 0)
         inputs.append(a)
         return a
     if kind == "view":
-        a = specs.view(build(spec["array"], blobs, [], objects, depth + 1), spec["name"])
+        a = view(build(spec["array"], blobs, [], objects, builders, depth + 1), spec["name"])
         inputs.append(a)
         return a
     if kind == "nonleaf":
-        t = specs.non_leaf(build(spec["tensor"], blobs, [], objects, depth + 1))
+        t = non_leaf(build(spec["tensor"], blobs, [], objects, builders, depth + 1))
         inputs.append(t)
         return t
     if kind == "float":
         return float(spec["v"])
     if kind == "ref":
         return objects[spec["name"]]
-    if kind == "criterion":
-        return specs.criterion(spec["name"])
-    if kind == "linear":
-        parts = [None if t is None else build(t, blobs, [], objects, depth + 1) for t in spec["tensors"]]
-        obj = specs.linear(*parts)
-        objects[spec["keep"]] = obj
+    if kind == "build":
+        name = spec.get("name")
+        builder = builders.get(name) if isinstance(name, str) else None
+        if builder is None:
+            raise ValueError(f"the course's objects.py has no builder {name!r} in OBJECTS")
+        obj = builder(*[build(a, blobs, [], objects, builders, depth + 1) for a in spec.get("args", [])])
+        if spec.get("keep") is not None:
+            objects[spec["keep"]] = obj
         return obj
-    if kind == "sgd":
-        obj = specs.sgd(objects[spec["module"]], float(spec["lr"]))
-        objects[spec["keep"]] = obj
-        return obj
-    if kind == "fn":
-        tensors = [build(t, blobs, [], objects, depth + 1) for t in spec.get("tensors", [])]
-        return specs.function(spec["spec"], tensors)
-    items = [build(item, blobs, inputs, objects, depth + 1) for item in spec.get("items", [])]
+    items = [build(item, blobs, inputs, objects, builders, depth + 1) for item in spec.get("items", [])]
     if kind == "list":
         return items
     if kind == "tuple":

@@ -373,6 +373,8 @@ class ModuleInfo:
 
 @dataclass(frozen=True)
 class OptimizerGroup:
+    """One parameter group of an optimizer as data: its settings and the names of its parameters."""
+
     settings: dict
     """lr, momentum, ... (numbers, booleans, None; other values by type name)."""
     params: list
@@ -381,6 +383,8 @@ class OptimizerGroup:
 
 @dataclass(frozen=True)
 class OptimizerInfo:
+    """A ``torch.optim`` optimizer as data: its class and parameter groups."""
+
     type: str
     groups: list
 

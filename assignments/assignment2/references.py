@@ -3,7 +3,8 @@
 The SGD step is ``torch.optim.sgd.sgd``, the functional form that
 ``torch.optim.SGD.step`` calls (constructing an ``Optimizer`` imports
 ``torch._dynamo``, about a second, which a student's ``grader check`` should
-not pay).
+not pay). Also the worked example's data, shared by the public and the hidden
+checks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch.optim.sgd import sgd as _sgd
+
+from grader.checks import seeded
+
+
+def worked_example(dtype=torch.float32):
+    """COURSE.md's linear-regression data: ``x = rand(50, 1)``, ``y = 3x + 0.8``; start ``w`` random, ``b = 0``."""
+    g = seeded(2024)
+    x = torch.rand(50, 1, generator=g, dtype=dtype)
+    y = 3 * x + 0.8
+    w = torch.rand(1, 1, generator=g, dtype=dtype)
+    b = torch.zeros(1, dtype=dtype)
+    return x, y, w, b
 
 
 def leaf(t: torch.Tensor, grad: torch.Tensor | None = None) -> torch.Tensor:

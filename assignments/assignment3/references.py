@@ -2,7 +2,8 @@
 
 These run in the trusted parent, where ``torch.autograd.functional`` is
 allowed (the student's process forbids it). ``f`` reaches both sides as an
-:class:`~grader.exchange.Fn` spec; :func:`functions` draws such specs: chains
+:class:`Fn` spec, built by :mod:`objects` (the course's registry) in the
+student's process and here alike; :func:`functions` draws such specs: chains
 of ``linear`` steps (``(out, in)`` matrices, ``out != in``) with ``mix``,
 ``unary`` and ``scale`` steps in between, so ``f`` always depends on ``x`` and
 mixes its coordinates, and ``f(x)`` has a different size than ``x``.
@@ -11,13 +12,45 @@ mixes its coordinates, and ``f(x)`` has a different size than ``x``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
 from torch.autograd import functional as AF
 
+from grader.checks import Build, assignment_module
 from grader.checks.compare import describe_inputs, describe_value
-from grader.exchange import Fn
+
+objects = assignment_module(__file__, "objects")
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A differentiable function ``f`` described as data: the worked example (``name``) or a chain of ``steps``
+    (:mod:`objects`). Passed to ``student.call`` as is; its text describes ``f`` in feedback."""
+
+    name: str | None = None
+    steps: tuple = ()
+
+    def to_build(self) -> Build:
+        """How the student's process builds it: ``objects.function`` from the name or the steps."""
+        return Build("function", self.name or list(self.steps))
+
+    def build(self):
+        """The same function, built here for the references."""
+        return objects.function(self.name or list(self.steps))
+
+    def __str__(self) -> str:
+        if self.name:
+            return f"the {self.name.replace('_', ' ')} function"
+        parts = []
+        for kind, arg in self.steps:
+            if kind in ("linear", "mix"):
+                parts.append(f"{kind} {tuple(arg.shape)}")
+            else:
+                parts.append(f"{arg}" if kind == "unary" else f"scale {arg}")
+        return "f = " + " -> ".join(parts)
+
 
 #: ``Fn(name="worked_example")``: ``y1 = x1**2 + 3*x2``, ``y2 = x2**2 + 2*x1``.
 WORKED_EXAMPLE = Fn(name="worked_example")

@@ -22,9 +22,9 @@ from torch.optim.sgd import sgd as _sgd
 
 from hypothesis import strategies as st
 
+from grader.checks import Judge, NumpyScalar
 from grader.checks import strategies as S
-from grader.checks.compare import Judge, describe_inputs, describe_value
-from grader.exchange import NumpyScalar
+from grader.checks.compare import describe_inputs, describe_value
 
 F64 = torch.float64
 

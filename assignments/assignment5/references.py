@@ -7,22 +7,85 @@ Every reference works on plain tensors in the trusted process: the model is
 calls (constructing an ``Optimizer`` imports ``torch._dynamo``, about a
 second, which a student's ``grader check`` should not pay in the grader's own
 process), with the settings and momentum buffers that ``SGD`` keeps.
+
+The objects a check hands the student's functions (:class:`Linear`,
+:class:`SGD`, :class:`Criterion`) are built in the student's process by the
+course's registry, ``objects.py``, and here by the same builders.
 """
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch.optim.sgd import sgd as _sgd
 
-LINEAR = "torch.nn.modules.linear.Linear"
+from grader.checks import Build, Ref, assignment_module
+from grader.checks.helpers import module_info, module_param
+
+objects = assignment_module(__file__, "objects")
+
+LINEAR_TYPE = "torch.nn.modules.linear.Linear"
 """``ModuleInfo.type`` of a ``torch.nn.Linear``."""
-SGD = "torch.optim.sgd.SGD"
+SGD_TYPE = "torch.optim.sgd.SGD"
 """``OptimizerInfo.type`` of a ``torch.optim.SGD``."""
 SETTINGS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 """The parameter-group settings that decide what ``SGD.step`` does."""
+
+
+# ------------------------------------------------------------------ objects built in the student's process
+@dataclass(frozen=True)
+class Linear:
+    """A module shaped like the contract's ``LinearModel`` (``.linear`` is a ``torch.nn.Linear``), built in the
+    student's process by ``objects.linear`` (no student code) and kept as ``keep``.
+
+    Its parameters are exactly ``linear.weight`` = ``weight`` and ``linear.bias``
+    = ``bias``; ``grad_weight`` and ``grad_bias``, if given, are attached as
+    stale gradients.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    keep: str = "model"
+    grad_weight: torch.Tensor | None = None
+    grad_bias: torch.Tensor | None = None
+
+    def to_build(self) -> Build:
+        parts = (self.weight, self.bias, self.grad_weight, self.grad_bias)
+        return Build("linear", *[None if t is None else t.detach() for t in parts], keep=self.keep)
+
+    def build(self) -> torch.nn.Module:
+        """The same module, built here."""
+        return objects.linear(self.weight, self.bias, self.grad_weight, self.grad_bias)
+
+
+@dataclass(frozen=True)
+class SGD:
+    """``torch.optim.SGD(<kept module>.parameters(), lr=lr)``, built in the student's process by ``objects.sgd``
+    and kept as ``keep``."""
+
+    module: str
+    lr: float
+    keep: str = "opt"
+
+    def to_build(self) -> Build:
+        return Build("sgd", Ref(self.module), float(self.lr), keep=self.keep)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A loss criterion of ``objects.CRITERIA``, built on both sides."""
+
+    name: str
+
+    def to_build(self) -> Build:
+        return Build("criterion", self.name)
+
+    def build(self) -> torch.nn.Module:
+        """The same criterion, built here."""
+        return objects.criterion(self.name)
 
 
 def leaf(t: torch.Tensor) -> torch.Tensor:
@@ -148,9 +211,6 @@ def seeded_model(student, judge, in_features: int, out_features: int, seed: int,
     """Keep the student's ``LinearModel(in, out)`` (``.double()``-ed for float64) as ``model``, with
     ``linear.weight`` and ``linear.bias`` set to values drawn from ``seed`` through torch's own
     ``state_dict``/``load_state_dict``; return it as data. Shared by the public and hidden checks."""
-    from grader.checks.helpers import module_info, module_param
-    from grader.exchange import Ref
-
     what = f"LinearModel({in_features}, {out_features})"
     info = module_info(judge, student.call("LinearModel", in_features, out_features, keep="model").value, what=what)
     if dtype == torch.float64:
