@@ -392,8 +392,12 @@ def test_a_starved_process_is_not_a_timeout(fork_server, tmp_path):
     import subprocess
 
     student = make_student(fork_server, TIME_SOURCE, tmp_path, check_seconds=2.0, wall_seconds=3.0)
-    hog = subprocess.Popen([sys.executable, "-c", "import os, time\nos.sched_setaffinity(0, {0})\nend = time.time() + 60\nwhile time.time() < end: pass"])
+    hog = subprocess.Popen([sys.executable, "-c", "import os, time\nos.sched_setaffinity(0, {0})\nprint('spinning', flush=True)\n"
+                            "end = time.time() + 60\nwhile time.time() < end: pass"], stdout=subprocess.PIPE, text=True)
     try:
+        # Only once the hog spins on core 0 (a python starting on a busy machine takes a while): before that, the
+        # idle-class student would have the core to itself.
+        assert hog.stdout.readline().strip() == "spinning"
         student.begin_check()
         student.call("zero_grad", [])
         sample = student._process.meter.scan()
