@@ -8,9 +8,10 @@ student's files in ``/autograder/submission``; it reads
 - ``setup.sh``: installs the CPU build of PyTorch and the grader's dependencies;
 - ``run_autograder``: runs :data:`RUNNER` (``run_autograder.py``);
 - ``package/grader/``: this grader, imported from there (no build step);
-- ``course/``: the assignment's public files, its hidden checks with the
-  course modules beside them (never the reference solution), and the course's
-  ``course.toml`` (its limits).
+- ``course/``: the assignment's public files and its course half
+  (:func:`grader.course.course_files`: the hidden checks and every file beside
+  them, data included, never the reference solution; the course's
+  ``course.toml``, its limits), as ``grade`` and a Dask worker have them.
 
 ``run_autograder.py`` grades the submission exactly as ``grader grade``
 does (public and hidden checks, every sandbox layer the image allows) and
@@ -25,7 +26,7 @@ import importlib.metadata
 import re
 from pathlib import Path
 
-from grader.course import COURSE_FILE, PACKAGE_DIR, Assignment
+from grader.course import PACKAGE_DIR, Assignment, course_files
 from grader.reports.outputs import write_zip_atomic
 
 SETUP = """#!/usr/bin/env bash
@@ -97,15 +98,13 @@ def members(assignment: Assignment) -> list[tuple[str, str | bytes, int]]:
         rel = path.relative_to(PACKAGE_DIR)
         if path.is_file() and "__pycache__" not in rel.parts and rel.parts[0] != "_course" and path.suffix in (".py", ".ini", ".typed"):
             out.append((f"package/grader/{rel.as_posix()}", path.read_bytes(), 0o644))
-    for path in sorted(assignment.directory.iterdir()):
-        if path.is_file():
-            out.append((f"course/assignments/{assignment.name}/{path.name}", path.read_bytes(), 0o644))
-    if assignment.hidden_checks is not None:  # the hidden checks and the modules beside them, never the solution
-        for path in sorted(assignment.hidden_checks.parent.glob("*.py")):
-            if path.name != f"{assignment.module}.py":
-                out.append((f"course/solutions/{assignment.name}/{path.name}", path.read_bytes(), 0o644))
-    if (assignment.root / COURSE_FILE).is_file():  # its limits: the autograder grades as `grader grade` does
-        out.append((f"course/{COURSE_FILE}", (assignment.root / COURSE_FILE).read_bytes(), 0o644))
+    # The handout's files (stub, README, ...) and the course half a grade depends on (course_files: what `grade`
+    # hashes and a Dask worker gets, data files and course.toml included, never the solution).
+    root = assignment.root
+    shipped = {p for p in assignment.directory.iterdir() if p.is_file()}
+    shipped |= {p for p in course_files(assignment) if assignment.hidden_checks is not None or root / "solutions" not in p.parents}
+    for path in sorted(shipped, key=lambda p: p.relative_to(root).as_posix()):
+        out.append((f"course/{path.relative_to(root).as_posix()}", path.read_bytes(), 0o644))
     return out
 
 
