@@ -34,6 +34,10 @@ from grader.sandbox.privileges import BASE_UID, SPAN
 
 SOLUTION = solution_source()
 GRADE_MB, CHECK_MB = 300, 1024  # --memory of the grade runs; `grader check` uses the default limit
+#: What the watcher may see beyond the cgroup's limit: it adds up private dirty pages process by process, not
+#: atomically, and a page the tree inherited from the warm process and that the warm process has since rewritten
+#: reads as the tree's own although the warm process's cgroup is charged for it (seen: 1 MB over, on a busy machine).
+SAMPLING_SLACK_MB = 48
 needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None and not os.environ.get("GRADER_REQUIRE_DASK"),
                                 reason="Dask's distributed is not installed")
 
@@ -345,8 +349,10 @@ def _tree_holds(run: dict) -> None:
     assert run["survivors"] == [], "processes of the batch outlived it"
     watcher = run["watcher"]
     assert watcher.uids and "i22-escapee" in watcher.names, "the watcher never saw the escape it must rule out"
-    limit = (run["memory_mb"] + MARGIN_MB) << 20
-    assert (run["memory_mb"] * 2 // 3) << 20 < watcher.most <= limit, f"{watcher.most >> 20} MB held by one tree"
+    each = run["memory_mb"] * 2 // 3  # what each of the three allocating children asks for
+    limit = run["memory_mb"] + MARGIN_MB + SAMPLING_SLACK_MB
+    assert limit < 3 * each, "the bound must tell a limited tree from three unlimited children"
+    assert each << 20 < watcher.most <= limit << 20, f"{watcher.most >> 20} MB held by one tree"
     assert run["heard"] == []
 
 
