@@ -64,7 +64,33 @@ def _cache_function_digests() -> None:
     core.function_digest = cached
 
 
+def _no_local_constants() -> None:
+    """Hypothesis (6.131 and later) also draws numbers and strings found in the source of every "local" module
+    imported so far: any module outside the standard library and site-packages. Which modules those are depends
+    on how the grader was installed (editable or from a wheel), which of its modules a command has imported by
+    then, and where the course folder lies, so the same check could see other examples on a student's machine,
+    on the instructor's, or later in a batch. The pool is kept empty: a check's examples depend on the check
+    and the submission only."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover
+        return
+    pool = getattr(providers, "_local_constants", None)
+    if pool is None or not callable(getattr(providers, "_get_local_constants", None)):
+        return  # a Hypothesis without the pool
+    try:
+        empty = type(pool)(integers=type(pool.integers)(), floats=type(pool.floats)(key=pool.floats.key),
+                           bytes=type(pool.bytes)(), strings=type(pool.strings)())
+    except (AttributeError, TypeError):  # pragma: no cover - another shape of the pool: leave Hypothesis as it is
+        return
+    providers._get_local_constants = lambda *args, **kwargs: empty
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if cache is not None and hasattr(cache, "cache"):
+        cache.cache.clear()
+
+
 _cache_function_digests()
+_no_local_constants()
 
 float_dtypes = st.sampled_from([torch.float32, torch.float64])
 seeds = st.integers(min_value=0, max_value=2**16)
