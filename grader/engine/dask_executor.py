@@ -172,8 +172,15 @@ class _Run:
     def threads(self) -> int:
         """The cluster's worker threads now (asked at most once a second: workers come and go)."""
         if time.monotonic() - self._threads_at > 1.0:
-            self._threads, self._threads_at = sum(self.client.nthreads().values()), time.monotonic()
+            self._threads, self._threads_at = sum(self._workers().values()), time.monotonic()
         return self._threads
+
+    def _workers(self) -> dict:
+        """Worker address -> threads, from the scheduler: a question that fails means the scheduler is gone."""
+        try:
+            return self.client.nthreads()
+        except Exception as exc:  # noqa: BLE001 - the scheduler or the connection to it is gone
+            self._lost(exc, scheduler=True)
 
     def tasks(self):
         """The submissions still to grade, as lists of :class:`grader.engine.dask_worker.Item`; reused ones are counted."""
@@ -229,7 +236,7 @@ class _Run:
 
         with records.Writer(self.batch.out, f"grading {self.batch.assignment.name} on Dask: {len(self.batch.entries)} submissions") as writer:
             refill()
-            workers = len(self.client.nthreads())
+            workers = len(self._workers())
             self.outcome.how = f" on Dask ({workers} worker{'s' if workers != 1 else ''})"
             for future in futures:
                 items = in_flight.pop(future)
@@ -257,10 +264,12 @@ class _Run:
                 refill()
         return self.outcome
 
-    def _lost(self, exc: BaseException) -> None:
+    def _lost(self, exc: BaseException, *, scheduler: bool = False) -> None:
+        """Stop the run: the scheduler is gone (``scheduler``: the failure was the scheduler's own answer), else
+        one task failed while the client still runs."""
         status = getattr(self.client, "status", "")
         what = f"{type(exc).__name__}: {str(exc)[:300]}"
-        if status in ("running",):
+        if status in ("running",) and not scheduler:
             raise ClusterError(f"a grading task failed on the Dask cluster ({what})") from None
         raise ClusterError(
             f"lost the Dask scheduler after {self.done} of {len(self.batch.entries)} submissions ({what}): "
