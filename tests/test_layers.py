@@ -148,14 +148,23 @@ def test_check_works_with_only_the_basic_layers(tmp_path):
 
 
 def test_grade_warns_in_one_line_when_layers_are_missing(tmp_path):
-    folder = tmp_path / "class"
-    folder.mkdir()
-    (folder / "alice.py").write_text(SOLUTION.read_text())
-    (folder / "bob.py").write_text((SUBMISSIONS / "assignment2" / "fails_mse_sum" / "linear_regression.py").read_text())
-    weak = run_grader("grade", "assignment2", folder, "-o", tmp_path / "weak", env={layers.DISABLE_VAR: "seccomp"})
-    full = run_grader("grade", "assignment2", folder, "-o", tmp_path / "full")
-    assert weak.returncode == full.returncode == 0, weak.stderr[-2000:]
-    warnings = [line for line in weak.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == ["warning: student processes run with 9 of 10 sandbox layers here; missing: seccomp (`grader doctor` says why)"]
+    """In this process's student processes, and in those of -j's workers (the first worker says them)."""
+    small, big = tmp_path / "small", tmp_path / "big"
+    for folder, n in ((small, 2), (big, 16)):
+        folder.mkdir()
+        for i in range(n):
+            good = i % 2 == 0
+            source = SOLUTION if good else SUBMISSIONS / "assignment2" / "fails_mse_sum" / "linear_regression.py"
+            (folder / f"{'alice' if good else 'bob'}{i:02d}.py").write_text(source.read_text())
+    weak = run_grader("grade", "assignment2", small, "-o", tmp_path / "weak", "-j", "1", env={layers.DISABLE_VAR: "seccomp"})
+    workers = run_grader("grade", "assignment2", big, "-o", tmp_path / "workers", "-j", "2", env={layers.DISABLE_VAR: "seccomp"})
+    full = run_grader("grade", "assignment2", big, "-o", tmp_path / "full", "-j", "1")
+    assert weak.returncode == workers.returncode == full.returncode == 0, (weak.stderr + workers.stderr)[-3000:]
+    assert "with 2 workers" in workers.stderr, workers.stderr[-2000:]
+    for proc in (weak, workers):
+        warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+        assert warnings == ["warning: student processes run with 9 of 10 sandbox layers here; missing: seccomp (`grader doctor` says why)"]
     assert "warning:" not in full.stderr
-    assert (tmp_path / "weak" / "grades.csv").read_text() == (tmp_path / "full" / "grades.csv").read_text()
+    assert (tmp_path / "workers" / "grades.csv").read_text() == (tmp_path / "full" / "grades.csv").read_text()
+    weak_rows, full_rows = ((tmp_path / out / "grades.csv").read_text().splitlines() for out in ("weak", "full"))
+    assert weak_rows[0] == full_rows[0] and len(weak_rows) == 3 and set(weak_rows[1:]) <= set(full_rows[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
@@ -84,6 +85,10 @@ def grade(
         n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
         if executor is None and n_workers > 1:
             executor = LocalWorkers(n_workers)
+            # The workers grade, and say the layers of their student processes: this process's warm process
+            # starts only if its final pass has a student left to grade.
+            launcher.close()
+            launcher = make_launcher(start=False)
         if executor is None:  # at once where this process grades the batch (the final pass after an executor warms it if it grades)
             launcher.warm()
     except GraderError as exc:
@@ -94,8 +99,12 @@ def grade(
     on_cluster = scheduler is not None or dask_local is not None
     if shard is None:
         print_notes(launcher)
-        if not on_cluster:
+        if executor is None:
             warn_missing_layers(launcher, hidden_paths)
+    elif shard.startswith("0/"):  # the first worker of -j says the layers for all (see LocalWorkers)
+        from grader.engine.doctor import probe
+
+        print(json.dumps({"layers": probe(launcher, hidden=hidden_paths)}), flush=True)
     from grader.engine import resume
     from grader.engine.grading import grade_class
 
@@ -117,7 +126,7 @@ def grade(
                 outcome = executor.run(
                     batch,
                     progress=lambda done, last: progress.update(task, completed=done, last=escape(last)),
-                    on_layers=lambda missing: warn_layers(missing, where=" on the Dask workers"),
+                    on_layers=lambda missing: warn_layers(missing, where=" on the Dask workers" if on_cluster else " here"),
                 )
                 for note in outcome.notes:
                     err.print(f"[yellow]{escape(note)}[/]")

@@ -13,6 +13,9 @@ and the report are shared by every executor:
 
 from __future__ import annotations
 
+import json
+import os
+import select
 import subprocess
 import sys
 import time
@@ -58,8 +61,8 @@ class Outcome:
 
 class Executor(Protocol):
     def run(self, batch: Batch, *, progress: Progress, on_layers: Callable[[dict], None]) -> Outcome:
-        """Grade ``batch`` into ``batch.out``; ``on_layers`` gets the sandbox layers of remote student processes
-        (layer -> None or why it is missing; local ones are probed by the caller)."""
+        """Grade ``batch`` into ``batch.out``; ``on_layers`` gets the sandbox layers the executor's student
+        processes lack (layer -> why), once known."""
 
 
 class LocalWorkers:
@@ -76,19 +79,44 @@ class LocalWorkers:
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "grader.cli", "grade", *passthrough, "--shard", f"{k}/{self.workers}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                stdout=subprocess.PIPE if k == 0 else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )
             for k in range(self.workers)
         ]
+        # The first worker probes the layers of its student processes (all workers' are alike) and prints them.
+        layers = _LayersLine(procs[0].stdout, on_layers)
         # Progress: the workers' result files.
         started, results, total = time.time(), batch.out / "results", len(batch.entries)
         while any(p.poll() is None for p in procs):
+            layers.poll()
             done = sum(1 for p in results.glob("*.json") if p.stat().st_mtime >= started) if results.is_dir() else 0
             progress(min(done, total), "parallel workers")
             time.sleep(0.2)
+        layers.poll()
         notes = []
         for k, p in enumerate(procs):
             tail = (p.stderr.read() or "").strip().splitlines()[-3:]
             if p.returncode not in (0, 1):
                 notes.append(f"worker {k} stopped with status {p.returncode}; its submissions are graded below. {' '.join(tail)}")
         return Outcome(how=f" with {self.workers} workers", notes=notes)
+
+
+class _LayersLine:
+    """The ``{"layers": {layer: None or why not}}`` line a ``--shard 0/N`` worker prints once it has probed them,
+    passed on (the missing ones) as soon as it is read; never if the worker stopped before printing it."""
+
+    def __init__(self, stream, on_layers: Callable[[dict], None]):
+        self.fd, self.on_layers, self.data = stream.fileno(), on_layers, b""
+
+    def poll(self) -> None:
+        while self.fd is not None and select.select([self.fd], [], [], 0)[0]:
+            chunk = os.read(self.fd, 1 << 16)
+            self.data += chunk
+            if chunk and b"\n" not in self.data:
+                continue
+            line, self.fd = self.data.partition(b"\n")[0], None
+            try:
+                layers = json.loads(line)["layers"]
+            except (ValueError, KeyError, TypeError):
+                return
+            self.on_layers({name: why for name, why in layers.items() if why is not None})

@@ -46,27 +46,36 @@ class ForkServer:
 
     note = None
 
-    def __init__(self, *, warm: bool = False) -> None:
+    def __init__(self, *, warm: bool = False, start: bool = True) -> None:
         """``warm``: run torch's lazy initialisation (:func:`grader.sandbox.zygote.warm_up`) before the first
         student process, so that every student process of a batch starts from the same state and pays the same
-        CPU time; else after forking the first one (``grader check``: one student, who then does not wait for it)."""
+        CPU time; else after forking the first one (``grader check``: one student, who then does not wait for it).
+
+        ``start``: start the warm process now, so that it imports torch while the caller goes on; else when the
+        first student process is asked for (a caller that may have none to start pays nothing)."""
+        self._warm, self._proc, self._ready = warm, None, False
+        if start:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        if self._proc is not None:
+            return
         # Message-preserving: a request that needs no reply (reap) never runs into the next one.
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
-                zygote.command("grader.sandbox.zygote:serve", str(theirs.fileno()), "1" if warm else "0"),
+                zygote.command("grader.sandbox.zygote:serve", str(theirs.fileno()), "1" if self._warm else "0"),
                 env=zygote.environment(), cwd="/", close_fds=True, pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
         finally:
             theirs.close()
-        self._pid = self._proc.pid
-        self._ready = False
 
     def _started(self) -> None:
         """Wait (once) for the warm process to have imported torch and the harness."""
         if self._ready:
             return
+        self._spawn()
         self._ctrl.settimeout(START_SECONDS)
         try:
             reply = _receive(self._ctrl)
@@ -92,6 +101,7 @@ class ForkServer:
 
     def warm(self) -> None:
         """Have the warm process run torch's lazy initialisation now, if it has not yet (before the next fork)."""
+        self._spawn()
         socket.send_fds(self._ctrl, [json.dumps({"op": "warm"}).encode()], [])
 
     def wait(self, pid: int, grace: float = 0.0) -> dict:
@@ -109,6 +119,8 @@ class ForkServer:
     def close(self) -> None:
         """Stop the warm process: it ends its student processes and removes their cgroups (else, killed after
         :data:`CLOSE_SECONDS`, by PDEATHSIG)."""
+        if self._proc is None:
+            return
         try:
             self._ctrl.close()
             self._proc.send_signal(signal.SIGTERM)  # at once, even in the middle of its warm-up
@@ -186,11 +198,11 @@ class Spawner:
         self._procs.clear()
 
 
-def make_launcher(method: str | None = None, *, warm: bool = False):
+def make_launcher(method: str | None = None, *, warm: bool = False, start: bool = True):
     """The fork server where fork works, else the spawner (``GRADER_START_METHOD`` overrides).
 
     ``warm``: for a batch, every student process starts with torch's lazy initialisation done (see
     :class:`ForkServer`): the first student of a worker then uses no more CPU time than the others, so the
-    number of workers cannot change a grade."""
+    number of workers cannot change a grade. ``start``: see :class:`ForkServer`."""
     method = method or os.environ.get("GRADER_START_METHOD") or ("fork" if fork_available() else "spawn")
-    return ForkServer(warm=warm) if method == "fork" else Spawner()
+    return ForkServer(warm=warm, start=start) if method == "fork" else Spawner()
