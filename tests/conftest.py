@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import importlib.util
 import json
@@ -10,20 +11,33 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from warm_cli import WarmServer
 
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
 
 
-def run_grader(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``grader ARGS...`` exactly as a user runs it, in a fresh interpreter."""
+_WARM = WarmServer(ROOT)
+atexit.register(_WARM.close)
+
+
+def run_grader(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
+               fresh: bool = False) -> subprocess.CompletedProcess:
+    """``python -m grader.cli ARGS...`` as a user runs it: its own process, forked from a warm interpreter
+    (:mod:`warm_cli`); ``fresh`` (or ``GRADER_TEST_EXEC=1`` for every run): a fresh interpreter, for what
+    happens when one starts (``sitecustomize``, what it imports)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "grader.cli", *map(str, args)],
-        cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
-    )
+    if fresh or os.environ.get("GRADER_TEST_EXEC") == "1":
+        return subprocess.run(
+            [sys.executable, "-m", "grader.cli", *map(str, args)],
+            cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        )
+    with tempfile.TemporaryDirectory(prefix="grader-run-") as scratch:
+        return _WARM.run([str(a) for a in args], Path(cwd or ROOT), full_env, timeout, Path(scratch))
 
 
 def copy_course(dest: Path, *assignments: str) -> Path:

@@ -216,7 +216,7 @@ def test_nbgrader_flag_without_nbgrader_installed_fails_before_grading(tmp_path)
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['nbgrader'] = None\n")
     proc = run_grader("grade", "assignment2", ROOT / "examples" / "assignment2", "-o", tmp_path / "out",
-                      "--nbgrader", tmp_path, env={"PYTHONPATH": str(blocker)})
+                      "--nbgrader", tmp_path, env={"PYTHONPATH": str(blocker)}, fresh=True)
     assert proc.returncode == 2
     assert "pip install 'torch-autograder[nbgrader]'" in proc.stderr
     assert not (tmp_path / "out" / "grades.csv").exists()
