@@ -49,7 +49,8 @@ class ForkServer:
     def __init__(self, *, warm: bool = False, start: bool = True) -> None:
         """``warm``: run torch's lazy initialisation (:func:`grader.sandbox.zygote.warm_up`) before the first
         student process, so that every student process of a batch starts from the same state and pays the same
-        CPU time; else after forking the first one (``grader check``: one student, who then does not wait for it).
+        CPU time; else only when :meth:`warm` asks (``grader check`` never does: its one student process pays
+        whatever lazy initialisation its code needs).
 
         ``start``: start the warm process now, so that it imports torch while the caller goes on; else when the
         first student process is asked for (a caller that may have none to start pays nothing)."""

@@ -139,8 +139,10 @@ def _fork_student(ctrl: socket.socket, fds: list[int], config: dict, group, why,
 def serve(ctrl_fd: str, warm: str) -> None:
     """Entry point of the warm process (through :data:`BOOTSTRAP`): import, say ready, serve until EOF.
 
-    ``warm`` "1": run :func:`warm_up` before the first fork; "0": right after it (``grader check``: one
-    student, who then does not wait for it)."""
+    ``warm`` "1": run :func:`warm_up` before the first fork; "0": only when asked (``op`` "warm", before a
+    batch's first student). ``grader check`` never asks: its one student process pays torch's lazy
+    initialisation itself where its code needs it (a process started after a crash pays it again, from the
+    same state), and nobody pays it for nothing."""
     ctrl = socket.socket(fileno=int(ctrl_fd))
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -178,11 +180,6 @@ def serve(ctrl_fd: str, warm: str) -> None:
             pool.track(pid, group)
             del request, msg
             ctrl.send(json.dumps({"pid": pid}).encode())
-            if not is_warm:
-                # After the first fork, while that student runs: a single `grader check`
-                # never waits for this, and every later student process inherits it.
-                warm_up()
-                is_warm = True
         elif request["op"] in ("wait", "reap"):
             try:
                 status = _exit_status(_wait(int(request["pid"]), float(request.get("grace") or 0.0)))
