@@ -40,7 +40,7 @@ BROKEN = {
 
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory):
-    return grade(SUBMISSIONS / "assignment4_broken", tmp_path_factory.mktemp("broken"), "--timeout", "2", "--memory", "300", assignment=ASSIGNMENT)
+    return grade(SUBMISSIONS / "assignment4_broken", tmp_path_factory.mktemp("broken"), "--timeout", "2", "--memory", "300", "-j", "1", assignment=ASSIGNMENT)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    return grade(SUBMISSIONS / "assignment2_broken", tmp_path_factory.mktemp("out"), "--timeout", "2", "--memory", "300")
+    return grade(SUBMISSIONS / "assignment2_broken", tmp_path_factory.mktemp("out"), "--timeout", "2", "--memory", "300", "-j", "1")
 
 
 def test_every_broken_submission_has_a_row(book):

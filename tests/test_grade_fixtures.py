@@ -26,7 +26,8 @@ def books(tmp_path_factory):
 
     def get(assignment: str):
         if assignment not in cache:
-            cache[assignment] = grade(SUBMISSIONS / assignment, tmp_path_factory.mktemp(assignment), assignment=assignment)
+            # One process: -j's workers give the same gradebook (test_resume, test_load) and cost two more torch imports.
+            cache[assignment] = grade(SUBMISSIONS / assignment, tmp_path_factory.mktemp(assignment), "-j", "1", assignment=assignment)
         return cache[assignment]
 
     return get
