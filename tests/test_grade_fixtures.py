@@ -72,7 +72,7 @@ def test_assignment2_has_its_share_of_fixtures():
 
 def test_outputs_have_the_fixed_formats(book):
     assert book.columns[:4] == ["student", "score", "max_score", "problems"]
-    assert len(book.check_ids) == len(set(book.check_ids)) == 27
+    assert len(book.check_ids) == len(set(book.check_ids)) == 28
     assert all(cid.split(".")[0] in {"forward", "mse_loss", "zero_grad", "sgd_step", "train"} for cid in book.check_ids)
     doc = book.results("fails_mse_sum")
     assert set(doc) >= {"score", "tests"}

@@ -70,7 +70,7 @@ def test_run_autograder_grades_like_grader_grade(autograder, tmp_path):
     book = run_grader("check", "assignment2", "--path", SOLUTION, "--json")
     public = [c["id"] for c in json.loads(book.stdout)["checks"]]
     names = [t["name"] for t in doc["tests"]]
-    assert set(public) < set(names) and len(names) == 27
+    assert set(public) < set(names) and len(names) == 28
     hidden = [t for t in doc["tests"] if t["name"] not in public]
     assert hidden and all(t["visibility"] == "after_published" for t in hidden)
 

@@ -174,7 +174,7 @@ def _problem(dtype, n, d, seed):
     return x, y, torch.randn(d, 1, generator=g, dtype=dtype) * 0.5, torch.randn(1, generator=g, dtype=dtype) * 0.5
 
 
-@check("train.losses_before_update", points=4, hint="record each epoch's loss before calling sgd_step; the first loss uses the initial w and b")
+@check("train.losses_before_update", points=3, hint="record each epoch's loss before calling sgd_step; the first loss uses the initial w and b")
 def test_train_losses_before_update(student, judge):
     x, y, w, b = _problem(torch.float64, 12, 3, seed=21)
     call = student.call("train", x, y, leaf(w), leaf(b), 0.1, 4)
@@ -185,7 +185,7 @@ def test_train_losses_before_update(student, judge):
     judge.close(got, losses, what="the losses returned by train (each measured before that epoch's update)")
 
 
-@check("train.updates_in_place", points=4, hint="update the w and b you were given, in place (through sgd_step)")
+@check("train.updates_in_place", points=3, hint="update the w and b you were given, in place (through sgd_step)")
 def test_train_updates_in_place(student, judge):
     x, y, w, b = _problem(torch.float32, 10, 2, seed=23)
     call = student.call("train", x, y, leaf(w), leaf(b), 0.05, 5)
@@ -194,7 +194,7 @@ def test_train_updates_in_place(student, judge):
     judge.close(call.inputs[3].value, b_ref, what="the caller's b after train (5 epochs, lr 0.05)")
 
 
-@check("train.random_problems", points=4, hint="each epoch: forward, mse_loss, zero_grad, backward, sgd_step")
+@check("train.random_problems", points=3, hint="each epoch: forward, mse_loss, zero_grad, backward, sgd_step")
 @settings(max_examples=8)
 @given(dtype=S.float_dtypes, n=st.integers(1, 8), d=st.integers(1, 3), epochs=st.integers(1, 5), lr=S.learning_rates(), seed=S.seeds)
 def test_train_random_problems(student, judge, dtype, n, d, epochs, lr, seed):
@@ -204,3 +204,18 @@ def test_train_random_problems(student, judge, dtype, n, d, epochs, lr, seed):
     inputs = describe_inputs(x=x, y=y, w=w, b=b) + f"; lr = {lr}; epochs = {epochs}"
     got = numbers(call.value, judge, what="train's return value")
     judge.close(got, losses, what="the losses returned by train", inputs=inputs)
+
+
+@check("train.stale_gradients", points=3, hint="zero the gradients before each backward, not after the step: w and b may arrive with .grad already set")
+def test_train_stale_gradients(student, judge):
+    """w and b arrive with gradients left from earlier work: zeroed before the first backward (the order the
+    contract fixes), they change nothing; zeroed only after each step, they add to the first update."""
+    x, y, w, b = _problem(torch.float64, 10, 2, seed=29)
+    g = torch.Generator().manual_seed(31)
+    stale = [torch.randn(p.shape, generator=g, dtype=p.dtype) * 10 for p in (w, b)]
+    call = student.call("train", x, y, leaf(w, stale[0]), leaf(b, stale[1]), 0.1, 3)
+    losses, _, _ = ref.train(x, y, w, b, 0.1, 3)
+    got = numbers(call.value, judge, what="train's return value")
+    judge.expect(len(got) == 3, f"train(..., epochs=3) returned {len(got)} losses; expected 3.")
+    judge.close(got, losses, what="the losses returned by train when w.grad and b.grad were already set on entry",
+                inputs=describe_inputs(x=x, y=y, w=w, b=b) + f"; w.grad = {stale[0].tolist()}; b.grad = {stale[1].tolist()}; lr = 0.1; epochs = 3")

@@ -1,0 +1,36 @@
+"""Fixture: buggy. train zeroes the gradients after each step instead of before backward: right when w and b
+arrive without gradients, wrong when they carry some already (the first step adds them in)."""
+import torch
+
+
+def forward(x, w, b):
+    return x @ w + b
+
+
+def mse_loss(y_pred, y):
+    return ((y_pred - y) ** 2).mean()
+
+
+def zero_grad(params):
+    for p in params:
+        if p.grad is not None:
+            p.grad.zero_()
+
+
+def sgd_step(params, lr):
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p -= lr * p.grad
+
+
+def train(x, y, w, b, lr, epochs):
+    losses = []
+    for _ in range(epochs):
+        y_pred = forward(x, w, b)
+        loss = mse_loss(y_pred, y)
+        losses.append(loss.item())
+        loss.backward()
+        sgd_step([w, b], lr)
+        zero_grad([w, b])
+    return losses
