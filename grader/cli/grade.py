@@ -109,8 +109,9 @@ def grade(
     from grader.engine.grading import grade_class
 
     limits = grading_limits(the_course, timeout=timeout, memory=memory)
+    checks = resume.course_digest(a)
     if shard is None:
-        changed = resume.checks_changed((name for name, _ in entries), course=resume.course_digest(a), out=out_dir)
+        changed = resume.checks_changed((name for name, _ in entries), course=checks, out=out_dir)
         if changed:
             err.print(f"the checks of {a.name} changed since the last run: regrading {len(changed)} student{'s' if len(changed) != 1 else ''}")
     batch = Batch(assignment=a, entries=entries, dirs=list(dirs), out=out_dir, limits=limits, course=root, course_option=course)
@@ -138,7 +139,7 @@ def grade(
             result = grade_class(
                 assignment=a, entries=entries, out=out_dir, course=root, launcher=launcher, limits=limits,
                 hidden_paths=hidden_paths, on_done=on_done, write_gradebook=shard is None,
-                crashed=outcome.crashed if outcome else None,
+                crashed=outcome.crashed if outcome else None, checks=checks,
             )
     except GraderError as exc:
         fail(exc)

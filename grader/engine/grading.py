@@ -172,11 +172,12 @@ def grade_class(
     on_done: Callable[[str, str], None] = lambda student, status: None,
     write_gradebook: bool = True,
     crashed: dict[str, str] | None = None,
+    checks: str | None = None,
 ) -> ClassResult:
     """Grade every submission with public and hidden checks, writing each student's files as soon as they
     are graded; a submission whose stored result is still valid (:mod:`grader.engine.resume`) is not graded again.
-    ``crashed`` (student -> reason) are not run: see :func:`condemned`."""
-    checks = resume.course_digest(assignment)
+    ``crashed`` (student -> reason) are not run: see :func:`condemned`. ``checks``: as in :func:`grade_submissions`."""
+    checks = checks or resume.course_digest(assignment)
     digest = resume.checks_digest(assignment, limits, course=checks)
     rows: dict[str, dict] = {}
     graded_count = 0
