@@ -23,6 +23,20 @@ SUBMISSIONS = ROOT / "tests" / "submissions"
 
 _WARM = WarmServer(ROOT)
 atexit.register(_WARM.close)
+_ZYGOTES: list = []
+
+
+def _warm_processes() -> str:
+    """``GRADER_WARM_SERVER`` for this pytest worker's runs: one warm server (:mod:`grader.sandbox.warm_server`,
+    started at the first run) forks every run's warm process, instead of each run importing torch again in its
+    own. A run whose sandbox layers, interpreter or import paths differ starts its own, as without it."""
+    if not _ZYGOTES:
+        from grader.sandbox import warm_server
+
+        proc, value = warm_server.start()
+        atexit.register(lambda: (proc.stdin.close(), proc.wait()))
+        _ZYGOTES.append(value)
+    return _ZYGOTES[0]
 
 #: The files that take longest (measured with ``--durations=0`` on 2 cores), run first: with ``-n 2 --dist
 #: loadfile`` each worker takes the next file when it is done, so long files last would leave one core idle
@@ -43,14 +57,16 @@ def pytest_collection_modifyitems(items) -> None:
 def run_grader(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
                fresh: bool = False) -> subprocess.CompletedProcess:
     """``python -m grader.cli ARGS...`` as a user runs it: its own process, forked from a warm interpreter
-    (:mod:`warm_cli`); ``fresh`` (or ``GRADER_TEST_EXEC=1`` for every run): a fresh interpreter, for what
-    happens when one starts (``sitecustomize``, what it imports)."""
+    (:mod:`warm_cli`), its warm process forked from this worker's warm server (:func:`_warm_processes`);
+    ``fresh`` (or ``GRADER_TEST_EXEC=1`` for every run): a fresh interpreter that starts its own warm process,
+    for what happens when one starts (``sitecustomize``, what it imports)."""
     full_env = {**os.environ, **(env or {})}
     if fresh or os.environ.get("GRADER_TEST_EXEC") == "1":
         return subprocess.run(
             [sys.executable, "-m", "grader.cli", *map(str, args)],
             cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
         )
+    full_env.setdefault("GRADER_WARM_SERVER", _warm_processes())
     with tempfile.TemporaryDirectory(prefix="grader-run-") as scratch:
         return _WARM.run([str(a) for a in args], Path(cwd or ROOT), full_env, timeout, Path(scratch))
 

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from grader.sandbox import zygote
+from grader.sandbox import warm_server, zygote
 
 #: Seconds the warm process may take to import torch and the harness before the grader gives up on it.
 START_SECONDS = 300
@@ -54,12 +54,17 @@ class ForkServer:
 
         ``start``: start the warm process now, so that it imports torch while the caller goes on; else when the
         first student process is asked for (a caller that may have none to start pays nothing)."""
-        self._warm, self._proc, self._ready = warm, None, False
+        self._warm, self._proc, self._ready, self._remote = warm, None, False, None
         if start:
             self._spawn()
 
     def _spawn(self) -> None:
-        if self._proc is not None:
+        if self._proc is not None or self._remote is not None:
+            return
+        remote = warm_server.connect()  # a warm process forked by a warm server, where one is given and matches
+        if remote is not None:
+            self._ctrl, self._remote = remote
+            self._ready = True
             return
         # Message-preserving: a request that needs no reply (reap) never runs into the next one.
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -120,6 +125,8 @@ class ForkServer:
     def close(self) -> None:
         """Stop the warm process: it ends its student processes and removes their cgroups (else, killed after
         :data:`CLOSE_SECONDS`, by PDEATHSIG)."""
+        if self._remote is not None:
+            self._close_remote()
         if self._proc is None:
             return
         try:
@@ -131,6 +138,20 @@ class ForkServer:
         except OSError:
             pass
         self._proc.wait()
+
+    def _close_remote(self) -> None:
+        """Stop a warm process forked by a warm server (not our child: its end is seen as the socket's)."""
+        pid, self._remote = self._remote, None
+        try:
+            os.kill(pid, signal.SIGTERM)
+            self._ctrl.settimeout(CLOSE_SECONDS)
+            while self._ctrl.recv(1 << 16):
+                pass
+        except socket.timeout:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self._ctrl.close()
 
 
 #: How long :meth:`ForkServer.close` lets the warm process end its student processes and remove their cgroups.

@@ -145,18 +145,29 @@ def serve(ctrl_fd: str, warm: str) -> None:
     same state), and nobody pays it for nothing."""
     ctrl = socket.socket(fileno=int(ctrl_fd))
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        from grader.sandbox import child  # noqa: F401 - torch, numpy and the harness, before any fork
-        from grader.sandbox import seccomp
-
-        seccomp.pin_threads()  # once, here: every student process inherits one-thread pools
+        prepare()
     except BaseException as exc:  # noqa: BLE001 - the caller says why the warm process could not start
         ctrl.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         os._exit(1)
+    serve_on(ctrl, {"ready": os.getpid()}, warm == "1")
+
+
+def prepare() -> None:
+    """What a warm process does once before it forks anything: torch, numpy and the harness imported, thread
+    pools pinned to one thread (every student process inherits them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from grader.sandbox import child  # noqa: F401 - torch, numpy and the harness, before any fork
+    from grader.sandbox import seccomp
+
+    seccomp.pin_threads()
+
+
+def serve_on(ctrl: socket.socket, ready: dict, is_warm: bool) -> None:
+    """Say ``ready`` on ``ctrl``, then answer its requests until EOF (or SIGTERM), and end: every student
+    process it forked ended, their cgroups removed. Never returns."""
     pool, zygote = cgroup.Pool(sandbox_layers.disabled().get("cgroup")), os.getpid()
     signal.signal(signal.SIGTERM, lambda *_: (pool.close(), os._exit(0)))  # ForkServer.close
-    ctrl.send(json.dumps({"ready": os.getpid()}).encode())
-    is_warm = warm == "1"
+    ctrl.send(json.dumps(ready).encode())
     if is_warm:
         warm_up()
     else:
