@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from warm_cli import WarmServer
 
 
@@ -23,20 +25,29 @@ SUBMISSIONS = ROOT / "tests" / "submissions"
 
 _WARM = WarmServer(ROOT)
 atexit.register(_WARM.close)
-_ZYGOTES: list = []
 
 
-def _warm_processes() -> str:
-    """``GRADER_WARM_SERVER`` for this pytest worker's runs: one warm server (:mod:`grader.sandbox.warm_server`,
-    started at the first run) forks every run's warm process, instead of each run importing torch again in its
-    own. A run whose sandbox layers, interpreter or import paths differ starts its own, as without it."""
-    if not _ZYGOTES:
-        from grader.sandbox import warm_server
+@pytest.fixture(scope="session", autouse=True)
+def warm_processes():
+    """One warm server per pytest worker (:mod:`grader.sandbox.warm_server`): every warm process this worker's
+    tests start (the `grader` runs, their -j and Dask workers, the tests' own launchers) is forked from it
+    instead of importing torch again, wherever its interpreter, import paths and sandbox layers match (a run
+    that disables a layer starts its own). ``GRADER_TEST_EXEC=1`` (every run a fresh interpreter) and
+    ``run_grader(fresh=True)`` leave it out: each such run starts its own warm process, as a user's does."""
+    if os.environ.get("GRADER_TEST_EXEC") == "1":
+        yield None
+        return
+    from grader.sandbox import warm_server
 
-        proc, value = warm_server.start()
-        atexit.register(lambda: (proc.stdin.close(), proc.wait()))
-        _ZYGOTES.append(value)
-    return _ZYGOTES[0]
+    proc, value = warm_server.start()
+    os.environ[warm_server.VAR] = value
+    try:
+        yield value
+    finally:
+        os.environ.pop(warm_server.VAR, None)
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
 
 #: The files that take longest (measured with ``--durations=0`` on 2 cores), run first: with ``-n 2 --dist
 #: loadfile`` each worker takes the next file when it is done, so long files last would leave one core idle
@@ -57,16 +68,17 @@ def pytest_collection_modifyitems(items) -> None:
 def run_grader(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
                fresh: bool = False) -> subprocess.CompletedProcess:
     """``python -m grader.cli ARGS...`` as a user runs it: its own process, forked from a warm interpreter
-    (:mod:`warm_cli`), its warm process forked from this worker's warm server (:func:`_warm_processes`);
+    (:mod:`warm_cli`), its warm process forked from this worker's warm server (:func:`warm_processes`);
     ``fresh`` (or ``GRADER_TEST_EXEC=1`` for every run): a fresh interpreter that starts its own warm process,
     for what happens when one starts (``sitecustomize``, what it imports)."""
     full_env = {**os.environ, **(env or {})}
+    if fresh and "GRADER_WARM_SERVER" not in (env or {}):
+        full_env.pop("GRADER_WARM_SERVER", None)
     if fresh or os.environ.get("GRADER_TEST_EXEC") == "1":
         return subprocess.run(
             [sys.executable, "-m", "grader.cli", *map(str, args)],
             cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
         )
-    full_env.setdefault("GRADER_WARM_SERVER", _warm_processes())
     with tempfile.TemporaryDirectory(prefix="grader-run-") as scratch:
         return _WARM.run([str(a) for a in args], Path(cwd or ROOT), full_env, timeout, Path(scratch))
 

@@ -303,7 +303,8 @@ def _run(args: list, memory_mb: int, cwd: Path) -> tuple:
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                                 "GRADER_WARM_SERVER": ""})  # its tree is below it
     watcher = Watcher(proc.pid)
     started = time.monotonic()
     out, err = proc.communicate(timeout=600)

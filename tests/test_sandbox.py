@@ -53,6 +53,7 @@ def test_warm_process_is_a_fresh_interpreter_that_holds_nothing_the_grader_loade
     fake = types.ModuleType("checks_hidden")
     fake.__file__ = str(ROOT / "solutions" / "assignment2" / "checks_hidden.py")
     monkeypatch.setitem(sys.modules, "checks_hidden", fake)
+    monkeypatch.delenv("GRADER_WARM_SERVER", raising=False)  # its own warm process, as without the suite's server
     server = launcher.make_launcher("fork")
     try:
         source = "import sys\ndef forward(x, w, b):\n    return ('checks_hidden' in sys.modules, 'pytest' in sys.modules)\n"

@@ -57,6 +57,9 @@ POLL_SECONDS = 0.1
 #: A wait that hit the wall-clock safety net was *starved* when the process tree spent at least this share of
 #: it running or runnable (waiting for a CPU): it wanted to compute and the machine did not let it.
 STARVED_SHARE = 0.5
+#: How long past the wall-clock safety net a wait goes on, once, for a tree that is runnable at that moment (a
+#: wait for a CPU still in progress is not in the kernel's statistics yet): see ``Process._past_wall``.
+RECHECK_SECONDS = 2.0
 
 
 class Output:
@@ -152,13 +155,15 @@ class StudentProcess:
         """
         started = time.monotonic()
         first = None  # (time, sample) at this wait's first reading: starvation is judged from there
+        deadline, rechecked = limit.wall, False
         self._sock.setblocking(False)
         while True:
             now = time.monotonic()
-            if now >= limit.wall:
-                self._past_wall(limit, first, started, now)
+            if now >= deadline:
+                deadline = self._past_wall(limit, first, started, now, rechecked)
+                rechecked = True
             polling = limit.cpu is not None and self.meter.enabled
-            wake = min(limit.wall, self._sampled + POLL_SECONDS) if polling else limit.wall
+            wake = min(deadline, self._sampled + POLL_SECONDS) if polling else deadline
             events = self._sel.select(timeout=max(0.0, wake - now))
             for key, _ in events:
                 if key.data == "out":
@@ -210,8 +215,14 @@ class StudentProcess:
         header, blobs = frame
         return {**header, "_forbidden": checked.forbidden}, blobs  # the monitor's word, whatever the frame says
 
-    def _past_wall(self, limit: Limit, first, started: float, now: float) -> None:
-        """The wall-clock safety net ran out: a timeout, or starvation (see :meth:`receive`)."""
+    def _past_wall(self, limit: Limit, first, started: float, now: float, rechecked: bool) -> float:
+        """The wall-clock safety net ran out: a timeout, or starvation (see :meth:`receive`).
+
+        Once per wait, where the tree is not starved by the statistics but runnable right now, it returns a
+        deadline :data:`RECHECK_SECONDS` later instead: the kernel adds a wait for a CPU to a process's statistics
+        only when the wait ends, so a process starved at this very moment has its current wait counted as soon
+        as it gets a CPU again. A tree that slept and spins now gets a CPU at once on a machine that is not busy,
+        and is still a timeout."""
         sample = self.meter.scan(delays=True) if self.meter.enabled else None
         cpu = None if sample is None else sample.cpu
         if sample is not None and first is not None and (limit.cpu is None or sample.cpu < limit.cpu):
@@ -224,6 +235,8 @@ class StudentProcess:
             if busy >= STARVED_SHARE * span:
                 self._end("starved", f"got {sample.cpu - before.cpu:.2f} s of CPU time in {span:.0f} s: the machine was too busy",
                           cpu=cpu, waited=now - started)
+            if not rechecked and sample.running and sample.waited is not None:
+                return now + RECHECK_SECONDS
         self._end("timeout", None, cpu=cpu, waited=now - started)
 
     def call(self, header: dict, blobs: list[bytes], limit: Limit) -> tuple[dict, list[bytes]]:
