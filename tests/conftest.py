@@ -60,6 +60,13 @@ LONGEST_FIRST = (
 )
 
 
+def pytest_configure(config) -> None:
+    """xdist's ``--dist loadfile`` hands out the files with the most tests first unless told otherwise: keep the
+    order above, which puts the longest first."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order is kept

@@ -9,8 +9,8 @@ command exactly as ``python -m grader.cli ARGS`` would: its own process, working
 and stderr to files, ``runpy`` running ``grader.cli`` as ``__main__``, and the interpreter's own exit (atexit
 handlers, flushed streams, the exit status of ``sys.exit`` or of an uncaught exception).
 
-What it does not give: a run's ``/proc/PID/environ`` and ``cmdline`` are the server's, and the modules above are
-already imported. Tests about what the grader's own process holds or shows start it with ``subprocess``
+What it does not give: a run's ``/proc/PID/environ`` and ``cmdline`` are the server's, the modules above are
+already imported and torch's lazy initialisation is done. Tests about what the grader's own process holds or shows start it with ``subprocess``
 themselves; ``GRADER_TEST_EXEC=1`` makes every run a fresh interpreter again.
 """
 
@@ -26,7 +26,8 @@ from pathlib import Path
 
 #: Imported once by the server: the expensive part of every run's start, and nothing that reads the environment
 #: or the working folder when imported.
-PRELOAD = ("torch", "numpy", "hypothesis", "hypothesis.strategies", "pytest", "typer", "rich.console", "grader.cli")
+PRELOAD = ("torch", "numpy", "hypothesis", "hypothesis.strategies", "pytest", "typer", "rich.console", "pydantic",
+           "grader.cli", "grader.engine.grading", "grader.engine.executors", "grader.reports.outputs")
 
 _SERVER = r"""
 import json, os, sys
@@ -38,6 +39,8 @@ os.dup2(null, 1)
 base = [p for p in sys.path if p and p not in os.environ.get("PYTHONPATH", "").split(os.pathsep)]
 for name in sys.argv[1].split(","):
     __import__(name)
+from grader.sandbox import zygote
+zygote.warm_up()  # torch's lazy imports (sympy, torch._dynamo), which the references and checks trigger in every run
 import gc
 gc.freeze()  # the runs share these objects' pages: neither their collections nor their exits walk them
 os.write(replies, b"ready\n")
