@@ -74,6 +74,9 @@ class Assignment:
     must_kill: list[str] = field(default_factory=list)
     """Mutant kinds (:mod:`grader.authoring.mutation`) that `grader validate` requires the checks to kill
     (``validate.must_kill`` in assignment.toml)."""
+    equivalent: dict[str, str] = field(default_factory=dict)
+    """Mutant id -> why no check can kill it (the contract allows the change), ``validate.equivalent`` in
+    assignment.toml: `grader author` shows it as equivalent, not as a survivor, and leaves it out of the score."""
     objects: Path | None = None
     """The course's registry of objects built in the student process, ``assignments/<name>/objects.py``
     (``OBJECTS``: name -> builder, see :class:`grader.checks.Build`); None where the assignment has none."""
@@ -212,6 +215,7 @@ def load(name: str, *, root: Path) -> Assignment:
             solution=_existing(solutions / f"{meta['module']}.py"),
             forbidden={str(k): str(v) for k, v in meta.get("forbidden", {}).items()},
             must_kill=_must_kill(meta, meta_file),
+            equivalent=_equivalent(meta, meta_file),
             objects=_existing(directory / "objects.py"),
         )
     except KeyError as exc:
@@ -224,6 +228,14 @@ def _must_kill(meta: dict, meta_file: Path) -> list[str]:
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
         raise CourseError(f"{meta_file}: validate.must_kill must be a list of mutant kinds (strings)")
     return list(kinds)
+
+
+def _equivalent(meta: dict, meta_file: Path) -> dict[str, str]:
+    table = meta.get("validate", {})
+    found = table.get("equivalent", {}) if isinstance(table, dict) else None
+    if not isinstance(found, dict) or not all(isinstance(v, str) and v.strip() for v in found.values()):
+        raise CourseError(f"{meta_file}: validate.equivalent must map mutant ids to the reason each is equivalent (strings)")
+    return {str(k): v for k, v in found.items()}
 
 
 def _existing(path: Path) -> Path | None:

@@ -79,3 +79,66 @@ def test_check_ids_belong_to_the_contract_and_only_jvp_is_bonus():
     public = a.public_checks.read_text()
     public_base = sum(float(p) for p, bonus in re.findall(r"@check\([^)]*points=([0-9.]+)(, bonus=True)?", public) if not bonus)
     assert 40 <= public_base <= 50
+
+
+# ---------------------------------------------------------------- the mutants assignment.toml declares equivalent
+
+def _mutant_module(mutant):
+    namespace: dict = {"__name__": f"mutant_{mutant.function}"}
+    exec(compile(mutant.source, mutant.id, "exec"), namespace)
+    return namespace
+
+
+def _state(t: torch.Tensor) -> tuple:
+    return (t.detach().clone(), t.grad if t.is_leaf else None, t.requires_grad, t.is_leaf)
+
+
+def _inputs(fn, n: int, dtype, seed: int):
+    """x as the contract allows it (vjp: leaf or not, requiring grad or not; jacobian and jvp: any 1-D or
+    batched tensor), with v and u of the shapes the contract gives them."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(n, generator=g, dtype=dtype) * 2 - 1
+    out_shape = ref.output_shape(fn, base)
+    for make in (lambda: base.clone(), lambda: base.clone().requires_grad_(True), lambda: base.clone().requires_grad_(True) * 1.5):
+        x = make()
+        yield x, torch.rand(out_shape, generator=g, dtype=dtype) - 0.5, torch.rand(base.shape, generator=g, dtype=dtype) - 0.5
+
+
+def test_every_mutant_declared_equivalent_computes_what_the_solution_does():
+    """Each mutant `validate.equivalent` lists, run beside the solution on the functions the checks use (the
+    worked example and chains of linear, mixing and elementwise steps), in float32 and float64, with x a plain
+    tensor, a leaf that requires grad or a non-leaf, in grad mode as every call of the contract is: the same
+    result, bit for bit, and x left in the same state."""
+    from grader.authoring.mutants import generate
+
+    assignment = load("assignment3", root=ROOT)
+    source = (ROOT / "solutions" / "assignment3" / "jacobians.py").read_text()
+    mutants = {m.id: m for m in generate(source)}
+    assert assignment.equivalent and set(assignment.equivalent) <= set(mutants)
+    solution = {}
+    exec(compile(source, "jacobians.py", "exec"), solution)
+    fns = [(ref.WORKED_EXAMPLE, 2), *((ref.fixed_fn(n, m, seed=seed), n) for n, m, seed in ((3, 2, 1), (2, 4, 2), (4, 3, 3)))]
+    for mutant_id in assignment.equivalent:
+        mutant = _mutant_module(mutants[mutant_id])
+        name = mutants[mutant_id].function
+        compared = 0
+        for fn, n in fns:
+            f = fn.build()
+            for dtype in (torch.float32, torch.float64):
+                for x, v, u in _inputs(fn, n, dtype, seed=n):
+                    args = {"vjp": (v,), "jvp": (u,), "jacobian": ()}[name]
+                    if name == "jacobian" or fn is not ref.WORKED_EXAMPLE:
+                        xs = x
+                    else:
+                        xs = x.reshape(1, n)
+                        args = tuple(a.reshape(1, -1) for a in args)
+                    before = _state(xs)
+                    expected = solution[name](f, xs, *args)
+                    after_solution = _state(xs)
+                    got = mutant[name](f, xs, *args)
+                    assert got.dtype == expected.dtype and torch.equal(got, expected), (mutant_id, fn, dtype)
+                    assert all(torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+                               for a, b in zip(_state(xs), after_solution)), mutant_id
+                    assert torch.equal(before[0], after_solution[0])
+                    compared += 1
+        assert compared >= 20, mutant_id

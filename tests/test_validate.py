@@ -10,6 +10,7 @@ were weakened on purpose (it must fail and name the survivor).
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import textwrap
@@ -184,8 +185,25 @@ def test_unbalanced_markers_are_a_course_error():
 
 # ---------------------------------------------------------------- the command
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_author_passes_on_every_bundled_assignment():
+    """`grader author` (which runs the mutants as validate does, twice) exits 0 on the whole bundled course: full
+    marks for each solution, 0 for each stub, no leak, two identical runs, every mutant killed or declared
+    equivalent (assignment3's, each shown equivalent in test_assignment3_course.py)."""
+    proc = run_grader("author", *ASSIGNMENTS, "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] and doc["failures"] == [] and set(doc["assignments"]) == set(ASSIGNMENTS)
+    for name, report in doc["assignments"].items():
+        mutation = report["mutation"]
+        assert mutation["mutation_score"] >= 90.0, (name, mutation["mutation_score"])
+        assert all(not f["surviving"] for f in mutation["functions"].values()), (name, mutation["functions"])
+        assert report["deterministic"] and sum(report["stub"].values()) == 0
+    assert len(doc["assignments"]["assignment3"]["mutation"]["equivalent"]) == 6
+
+
+@pytest.mark.parametrize("assignment", ["assignment5"])
 def test_validate_passes_on_every_assignment(assignment):
+    """validate's own output (scripts read it); author runs the same analysis on every assignment above."""
     proc = run_grader("validate", assignment)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     lines = proc.stdout.splitlines()

@@ -16,7 +16,7 @@ from typing import Callable
 from grader.authoring.mutants import KINDS, Mutant, generate
 from grader.errors import CourseError, UsageError
 
-__all__ = ["KINDS", "Mutant", "Outcome", "Validation", "generate", "solution_file", "validate"]
+__all__ = ["KINDS", "Mutant", "Outcome", "Run", "Validation", "generate", "grade_sources", "judge", "solution_file", "validate"]
 
 
 @dataclass
@@ -38,6 +38,8 @@ class Validation:
     """The assignment's functions, in contract order (mutants outside them come last)."""
     must_kill: list[str]
     outcomes: list[Outcome]
+    equivalent: dict[str, str] = field(default_factory=dict)
+    """Mutant id -> why it is equivalent to the solution (``validate.equivalent``): left out of the score."""
 
     @property
     def total(self) -> int:
@@ -49,13 +51,20 @@ class Validation:
 
     @property
     def score(self) -> float:
-        """Killed over all, in percent, rounded DOWN to 0.1 (100.0 only when every mutant is killed)."""
-        return 100.0 if not self.outcomes else math.floor(1000 * self.killed / self.total) / 10
+        """Killed over all but the equivalent ones, in percent, rounded DOWN to 0.1 (100.0 only when every
+        mutant is killed or equivalent)."""
+        counted = [o for o in self.outcomes if o.killed or o.mutant.id not in self.equivalent]
+        return 100.0 if not counted else math.floor(1000 * sum(o.killed for o in counted) / len(counted)) / 10
+
+    @property
+    def surviving(self) -> list[Outcome]:
+        """Survivors not declared equivalent."""
+        return [o for o in self.outcomes if not o.killed and o.mutant.id not in self.equivalent]
 
     @property
     def failing(self) -> list[Outcome]:
-        """Survivors of a kind that must be killed."""
-        return [o for o in self.outcomes if not o.killed and o.mutant.kind in self.must_kill]
+        """Survivors of a kind that must be killed (equivalent ones are not)."""
+        return [o for o in self.surviving if o.mutant.kind in self.must_kill]
 
     def by_function(self) -> dict[str, list[Outcome]]:
         groups: dict[str, list[Outcome]] = {f: [] for f in self.functions}
@@ -71,11 +80,13 @@ class Validation:
             "mutants": self.total,
             "must_kill": self.must_kill,
             "failing": [o.mutant.id for o in self.failing],
+            "equivalent": {o.mutant.id: self.equivalent[o.mutant.id] for o in self.outcomes
+                           if not o.killed and o.mutant.id in self.equivalent},
             "functions": {
                 f: {
                     "killed": sum(o.killed for o in outcomes),
                     "mutants": len(outcomes),
-                    "surviving": [o.mutant.id for o in outcomes if not o.killed],
+                    "surviving": [o.mutant.id for o in outcomes if not o.killed and o.mutant.id not in self.equivalent],
                 }
                 for f, outcomes in self.by_function().items()
             },
@@ -107,47 +118,42 @@ def solution_file(assignment) -> Path:
     return path
 
 
-def validate(
-    assignment,
-    *,
-    course: Path,
-    launcher,
-    limits,
-    on_start: Callable[[int], None] = lambda count: None,
-    on_done: Callable[[str], None] = lambda name: None,
-) -> Validation:
-    """Grade the reference solution and each of its mutants with the public and hidden checks, in one batch
-    (one collection of the checks, one student process per submission, as ``grader grade`` does).
+@dataclass
+class Run:
+    """One submission graded by :func:`grade_sources`."""
 
-    ``on_start`` gets the number of submissions (mutants and the reference), ``on_done`` each one's name
-    once it is graded. The launcher must have been made before any check was loaded."""
+    earned: dict[str, float]
+    """Check id -> points earned, in check order."""
+    points: dict[str, float]
+    """Check id -> points the check is worth."""
+    problems: list[str]
+    seconds: list[float]
+    """CPU seconds its calls used, per check it ran, in check order."""
+
+
+def grade_sources(assignment, sources: dict[str, str], *, course: Path, launcher, limits,
+                  on_done: Callable[[str], None] = lambda name: None) -> dict[str, Run]:
+    """Grade each source text (name -> the module's text) with the public and hidden checks, in one batch (one
+    collection of the checks, one student process per submission, as ``grader grade`` does)."""
     from grader.engine import grading
     from grader.engine.runner import run_checks
     from grader.sandbox import policy
     from grader.scoring import score
     from grader.submissions.submission import Submission
 
-    path = solution_file(assignment)
-    mutants = generate(path.read_text(encoding="utf-8"), name=str(path))
-    on_start(len(mutants) + 1)
     files, hidden_files = grading.check_files(assignment, hidden=True)
-    earned: dict[str, tuple[dict[str, float], dict[str, float], list[str]]] = {}
+    runs: dict[str, Run] = {}
 
     def record(student, results) -> None:
         name = student.submission.name
-        earned[name] = (
-            score(results).earned,
-            {r.id: r.points for r in results},
-            sorted(student.problems),
-        )
+        runs[name] = Run(score(results).earned, {r.id: r.points for r in results}, sorted(student.problems),
+                         list(student.check_seconds))
         on_done(name)
 
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         folder = Path(tmp)
-        names = ["reference", *(f"mutant{i:04d}" for i in range(len(mutants)))]
-        texts = [path.read_text(encoding="utf-8"), *(m.source for m in mutants)]
         submissions = []
-        for name, text in zip(names, texts):
+        for name, text in sources.items():
             (folder / name).mkdir()
             module = folder / name / f"{assignment.module}.py"
             module.write_text(text, encoding="utf-8")
@@ -158,17 +164,44 @@ def validate(
             for submission in submissions
         )
         run_checks(files=files, hidden_files=hidden_files, students=students, rootdir=course, on_done=record)
+    return runs
 
-    reference, points, _ = earned["reference"]
-    short = sorted(cid for cid, full in points.items() if reference.get(cid, 0.0) < full)
+
+def judge(assignment, reference: Run, mutants: list[Mutant], runs: list[Run]) -> Validation:
+    """Each mutant against the reference: killed where it earned less on some check."""
+    outcomes = []
+    for mutant, run in zip(mutants, runs):
+        lost = [cid for cid in reference.earned if run.earned.get(cid, 0.0) < reference.earned[cid]]
+        outcomes.append(Outcome(mutant, lost, run.problems))
+    return Validation(assignment.name, list(assignment.functions), list(assignment.must_kill), outcomes,
+                      dict(assignment.equivalent))
+
+
+def validate(
+    assignment,
+    *,
+    course: Path,
+    launcher,
+    limits,
+    on_start: Callable[[int], None] = lambda count: None,
+    on_done: Callable[[str], None] = lambda name: None,
+) -> Validation:
+    """Grade the reference solution and each of its mutants with the public and hidden checks, in one batch.
+
+    ``on_start`` gets the number of submissions (mutants and the reference), ``on_done`` each one's name
+    once it is graded. The launcher must have been made before any check was loaded."""
+    path = solution_file(assignment)
+    source = path.read_text(encoding="utf-8")
+    mutants = generate(source, name=str(path))
+    on_start(len(mutants) + 1)
+    names = [f"mutant{i:04d}" for i in range(len(mutants))]
+    runs = grade_sources(assignment, {"reference": source, **dict(zip(names, (m.source for m in mutants)))},
+                         course=course, launcher=launcher, limits=limits, on_done=on_done)
+    reference = runs["reference"]
+    short = sorted(cid for cid, full in reference.points.items() if reference.earned.get(cid, 0.0) < full)
     if short:
         raise CourseError(
             f"the reference solution of {assignment.name} does not earn full points on {', '.join(short)}: "
             "fix the solution or the checks before validating"
         )
-    outcomes = []
-    for name, mutant in zip(names[1:], mutants):
-        got, _, problems = earned[name]
-        lost = [cid for cid in reference if got.get(cid, 0.0) < reference[cid]]
-        outcomes.append(Outcome(mutant, lost, problems))
-    return Validation(assignment.name, list(assignment.functions), list(assignment.must_kill), outcomes)
+    return judge(assignment, reference, mutants, [runs[name] for name in names])

@@ -207,7 +207,9 @@ def _print_validation(a, result) -> None:
         killed = sum(o.killed for o in outcomes)
         out.print(f"{escape(function)}: {killed} of {len(outcomes)} killed")
         for o in outcomes:
-            if not o.killed:
+            if not o.killed and o.mutant.id in result.equivalent:
+                out.print(f"  equivalent {escape(o.mutant.id)}: {escape(o.mutant.description)} ({escape(result.equivalent[o.mutant.id])})")
+            elif not o.killed:
                 listed = " [bold red](must be killed)[/]" if o.mutant.kind in result.must_kill else ""
                 out.print(f"  survived {escape(o.mutant.id)}: {escape(o.mutant.description)}{listed}")
     listed = ", ".join(result.must_kill) or "none"

@@ -157,6 +157,8 @@ class Student:
         self._wall_budget = limits.check_wall
         self._cpu_base: float | None = None
         """The process tree's CPU reading when this check's accounting started (None: not yet, or no process)."""
+        self.check_seconds: list[float] = []
+        """CPU seconds the calls of each check used, in the order the checks ran."""
         self._failure: str | None = None
         self._reseed = True
         self._tampered = False
@@ -189,6 +191,7 @@ class Student:
             self._spent_cpu += self._check_cpu
             self._spent_wall += self._check_wall
             self._in_check = False
+            self.check_seconds.append(self._check_cpu)
         text, count = self.output.take()
         self.printed_bytes += count
         if self.printed_bytes > self.limits.output_bytes:
@@ -197,13 +200,14 @@ class Student:
 
     def checkpoint(self) -> tuple:
         """What a check may change in this handle: :meth:`rewind` undoes it, to run the check again."""
-        return set(self.problems), self._spent_cpu, self._spent_wall, self.printed_bytes
+        return set(self.problems), self._spent_cpu, self._spent_wall, self.printed_bytes, len(self.check_seconds)
 
     def rewind(self, state: tuple) -> None:
         """Back to ``state`` (:meth:`checkpoint`), with a fresh student process for the next call: the grader
         failed on a check and runs it again, at no cost to the submission."""
-        problems, self._spent_cpu, self._spent_wall, self.printed_bytes = state
+        problems, self._spent_cpu, self._spent_wall, self.printed_bytes, checks = state
         self.problems = set(problems)
+        del self.check_seconds[checks:]
         self._cleanup()
 
     def _over_budget(self) -> None:
