@@ -1,22 +1,35 @@
 """The authoring kit: `grader new` scaffolds a gradable assignment, `grader author` checks one before release.
 
-A course made with `grader new` in a temporary folder is checked as a student checks it (the stub scores 0,
-every failure says the function is still a stub) and authored (`grader author` passes on the placeholder);
-then four copies of one scaffolded assignment, each broken in one way an author breaks one, are authored in
-one run: each fails for its own reason and only for it. Bad `grader new` inputs write nothing.
+A course made with `grader new` in a temporary folder (two assignments, one with three functions) is checked as
+a student checks it (the stub scores 0, every failure says the function is still a stub); its solutions and
+references are then written with working code, and every command runs on it: check, grade -j 2 and on Dask,
+release, gradescope, nbgrader source and author, with nothing read from the bundled course and no file of the
+grader package touched. Then four copies of one scaffolded assignment, each broken in one way an author breaks
+one, are authored in one run: each fails for its own reason and only for it. Bad `grader new` inputs write
+nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
+import os
 import re
 import shutil
+import zipfile
 
 import pytest
 
-from conftest import run_grader
+from conftest import ROOT, run_grader
 
-FUNCTIONS = "double,triple"
+FUNCTIONS = "double,triple,halve"
+#: What the authors write once `grader new` is done: the solutions (inside their regions) and torch's own ops.
+SOLUTIONS = {
+    "tiny": {"double": ("F.softsign(x)", "x / (1 + x.abs())"), "triple": ("F.silu(x)", "x * torch.sigmoid(x)"),
+             "halve": ("F.tanhshrink(x)", "x - torch.tanh(x)")},
+    "pair": {"clip": ("F.relu6(x)", "x.clamp(0, 6)")},
+}
 
 
 def _snapshot(folder):
@@ -28,11 +41,29 @@ def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("new") / "course"
     proc = run_grader("new", "tiny", "--module", "ops", "--functions", FUNCTIONS, "--course", course)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_grader("new", "pair", "--module", "clipping", "--functions", "clip", "--course", course)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     return course
 
 
+def _fill(course):
+    """Write working code where `grader new` left placeholders: each solution region, each reference."""
+    for name, functions in SOLUTIONS.items():
+        module = "ops" if name == "tiny" else "clipping"
+        solution = course / "solutions" / name / f"{module}.py"
+        references = course / "assignments" / name / "references.py"
+        text, refs = solution.read_text(), references.read_text().replace("import torch\n", "import torch\nimport torch.nn.functional as F\n", 1)
+        for function, (reference, code) in SOLUTIONS[name].items():
+            text = re.sub(rf"(def {function}\(x\):.*?### BEGIN SOLUTION\n)    return x \* 2\.0[^\n]*\n", rf"\g<1>    return {code}\n", text, count=1, flags=re.S)
+            refs = re.sub(rf"(def {function}\(x: torch.Tensor\).*?\n    \"\"\".*?\"\"\"\n)    return torch.mul\(x, 2.0\)\n", rf"\g<1>    return {reference}\n", refs, count=1, flags=re.S)
+        refs = refs.replace("tensors(draw(shapes()), dtype)", "tensors(draw(shapes()), dtype, low=-10.0, high=10.0)")  # past relu6's 6
+        assert "x * 2.0" not in text and "torch.mul" not in refs and "high=10.0" in refs, (text, refs)
+        solution.write_text(text)
+        references.write_text(refs)
+
+
 def test_new_writes_a_whole_assignment(course):
-    names = {str(p.relative_to(course)) for p in course.rglob("*") if p.is_file()}
+    names = {str(p.relative_to(course)) for p in course.rglob("*") if p.is_file() and "tiny" in p.parts or p.name == "course.toml"}
     assert names == {
         "course.toml", "assignments/tiny/assignment.toml", "assignments/tiny/README.md", "assignments/tiny/ops.py",
         "assignments/tiny/references.py", "assignments/tiny/checks_public.py",
@@ -43,7 +74,7 @@ def test_new_writes_a_whole_assignment(course):
     for function in FUNCTIONS.split(","):
         assert f'@check("{function}.' in public and f'@check("{function}.' in hidden
     points = [int(p) for p in re.findall(r"points=(\d+)", public + hidden)]
-    assert sum(points) == 100 and len(points) == 4
+    assert sum(points) == 100 and len(points) == 6
     assert "### BEGIN SOLUTION" not in (course / "assignments/tiny/ops.py").read_text()
     assert "## Worked example" in (course / "assignments/tiny/README.md").read_text()
 
@@ -57,14 +88,85 @@ def test_the_stub_scores_zero_and_says_each_function_is_a_stub(course):
         assert "still raises NotImplementedError" in result["message"], result
 
 
-def test_author_passes_on_what_new_wrote(course):
-    proc = run_grader("author", "tiny", "--course", course, "--json")
+def test_author_passes_on_what_new_wrote(course, tmp_path):
+    placeholder = tmp_path / "placeholder"
+    shutil.copytree(course, placeholder)
+    proc = run_grader("author", "tiny", "--course", placeholder, "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     doc = json.loads(proc.stdout)["assignments"]["tiny"]
     assert doc["ok"] and doc["deterministic"] and not doc["leaks"] and sum(doc["stub"].values()) == 0
     assert all(v["earned"] == v["points"] for v in doc["solution"].values())
-    assert doc["mutation"]["mutation_score"] == 100.0 and doc["mutation"]["mutants"] >= 6
+    assert doc["mutation"]["mutation_score"] == 100.0 and doc["mutation"]["mutants"] >= 9
     assert set(doc["seconds"]) == set(doc["solution"])
+
+
+def _digest(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+#: Logs every file a grader process opens under the bundled course (its assignments/ and solutions/).
+AUDIT = """import os, sys
+_bundled = tuple(os.path.join(os.environ["BUNDLED_ROOT"], half) + os.sep for half in ("assignments", "solutions"))
+_log = os.environ["BUNDLED_LOG"]
+def _hook(event, args):
+    if event == "open" and isinstance(args[0], str) and os.path.abspath(args[0]).startswith(_bundled):
+        with open(_log, "a") as f:
+            f.write(args[0] + "\\n")
+sys.addaudithook(_hook)
+"""
+
+
+def test_a_new_course_filled_in_is_graded_by_every_command(course, tmp_path_factory):
+    """The must-hold of the authoring kit: a brand-new course, its solutions written, through every command."""
+    _fill(course)
+    package = _digest(ROOT / "grader")
+    work = tmp_path_factory.mktemp("work")
+    audit = tmp_path_factory.mktemp("audit")
+    (audit / "sitecustomize.py").write_text(AUDIT)
+    log = audit / "opened.txt"
+    env = {"PYTHONPATH": str(audit), "BUNDLED_ROOT": str(ROOT), "BUNDLED_LOG": str(log), "GRADER_COURSE": ""}
+
+    def grader(*args):
+        return run_grader(*args, "--course", course, cwd=work, env=env, fresh=True)
+
+    klass = work / "class"
+    for student, source in (("solution", course / "solutions/tiny/ops.py"), ("stub", course / "assignments/tiny/ops.py")):
+        (klass / student).mkdir(parents=True)
+        (klass / student / "ops.py").write_text(re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", source.read_text(), flags=re.M))
+    proc = grader("check", "tiny", "--path", klass / "solution", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["score"] == json.loads(proc.stdout)["max_score"], proc.stdout + proc.stderr
+    local = grader("grade", "tiny", klass, "-o", work / "local", "-j", "2")
+    assert local.returncode == 0, local.stderr[-3000:]
+    rows = (work / "local" / "grades.csv").read_text().splitlines()
+    assert rows[0].split(",")[:3] == ["student", "score", "max_score"] and len(rows[0].split(",")) == 4 + 6
+    scores = {line.split(",")[0]: float(line.split(",")[1]) for line in rows[1:]}
+    assert scores == {"solution": 100.0, "stub": 0.0}
+    if importlib.util.find_spec("distributed") is not None or os.environ.get("GRADER_REQUIRE_DASK"):
+        dask = grader("grade", "tiny", klass, "-o", work / "dask", "--dask-local", "2")
+        assert dask.returncode == 0, dask.stderr[-3000:]
+        assert (work / "dask" / "grades.csv").read_text() == (work / "local" / "grades.csv").read_text()
+    for name, module in (("tiny", "ops"), ("pair", "clipping")):
+        proc = grader("release", name, "-o", work / "handout")
+        assert proc.returncode == 0, proc.stderr
+        handed = (work / "handout" / name / f"{module}.py").read_text()
+        solution_lines = [code for _, code in SOLUTIONS[name].values()]
+        assert "BEGIN SOLUTION" not in handed and not any(code in handed for code in solution_lines)
+        assert not (work / "handout" / name / "checks_hidden.py").exists()
+    proc = grader("gradescope", "tiny", "-o", work / "autograder.zip")
+    assert proc.returncode == 0, proc.stderr
+    names = zipfile.ZipFile(work / "autograder.zip").namelist()
+    assert "course/solutions/tiny/checks_hidden.py" in names and "course/solutions/tiny/ops.py" not in names
+    (work / "nbgrader").mkdir()
+    proc = grader("nbgrader", "source", "pair", work / "nbgrader")
+    assert proc.returncode == 0, proc.stderr
+    assert "def clip(x)" in (work / "nbgrader" / "source" / "pair" / "clipping.ipynb").read_text()
+    proc = grader("author", "tiny", "pair", "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for report in json.loads(proc.stdout)["assignments"].values():
+        assert report["ok"] and report["mutation"]["mutation_score"] >= 90.0, report
+    assert not log.exists() or not log.read_text(), log.read_text()[:2000]
+    assert _digest(ROOT / "grader") == package
 
 
 @pytest.mark.parametrize("args, message", [

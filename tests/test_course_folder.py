@@ -22,7 +22,7 @@ TITLE = "Autograd, a copied course"
 COPIED = "Tensors that remember, as copied"
 README_MARK = "This README belongs to the copied course."
 #: Every command of `grader --help` (groups by their subcommands): each takes --course.
-COMMANDS = {"list", "check", "grade", "doctor", "release", "gradescope", "nbgrader source", "validate"}
+COMMANDS = {"list", "check", "grade", "doctor", "release", "gradescope", "nbgrader source", "validate", "new", "author"}
 
 
 @pytest.fixture(scope="module")

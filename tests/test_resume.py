@@ -84,8 +84,8 @@ def test_sigkill_mid_batch_then_rerun_gives_the_uninterrupted_gradebook(tmp_path
 def test_parallel_workers_write_the_same_gradebook_whatever_some_submissions_do(tmp_path):
     """Default -j (the cores) against -j 1, on a class with a hang, a segfault and a memory bomb among it."""
     folder = tmp_path / "class"
-    for copy in ("a", "b"):
-        for entry in CLASS.iterdir():
+    for copy in ("a", "b"):  # every submission, and a second copy of four of them (graded by another worker)
+        for entry in sorted(CLASS.iterdir())[:None if copy == "a" else 4]:
             target = folder / f"{entry.stem}_{copy}{entry.suffix}"
             (shutil.copytree if entry.is_dir() else shutil.copy)(entry, target)
     broken = ROOT / "tests" / "submissions" / "assignment2_broken"
@@ -98,8 +98,10 @@ def test_parallel_workers_write_the_same_gradebook_whatever_some_submissions_do(
     serial = run_grader("grade", "assignment2", folder, "-o", tmp_path / "serial", "-j", "1", *limits)
     parallel = run_grader("grade", "assignment2", folder, "-o", tmp_path / "parallel", *limits)
     assert serial.returncode == parallel.returncode == 0, parallel.stderr
-    workers = min(len(os.sched_getaffinity(0)), 27 // 8)
-    assert ("with 2 workers" in parallel.stderr) == (workers == 2) and "graded 27 submissions" in parallel.stderr
+    count = len(list(folder.iterdir()))
+    assert count >= 16  # -j starts a second worker from 16 submissions
+    workers = min(len(os.sched_getaffinity(0)), count // 8)
+    assert ("with 2 workers" in parallel.stderr) == (workers == 2) and f"graded {count} submissions" in parallel.stderr
     gradebook = (tmp_path / "serial" / "grades.csv").read_text()
     assert (tmp_path / "parallel" / "grades.csv").read_text() == gradebook
     names = sorted(p.name for p in (tmp_path / "serial" / "results").iterdir())
@@ -109,6 +111,6 @@ def test_parallel_workers_write_the_same_gradebook_whatever_some_submissions_do(
     rows = {line.split(",", 1)[0]: line.split(",", 1)[1] for line in gradebook.splitlines()[1:]}
     for line in (tmp_path / "alone" / "grades.csv").read_text().splitlines()[1:]:
         student, rest = line.split(",", 1)
-        assert rows[f"{student}_a"] == rows[f"{student}_b"] == rest, student
+        assert rows[f"{student}_a"] == rows.get(f"{student}_b", rest) == rest, student
     assert rows["broken_hang_train"].split(",")[2] == "timeout" and rows["broken_segfault_mse_loss"].split(",")[2] == "crash"
     assert rows["broken_huge_alloc_mse_loss"].split(",")[2] == "memory"
