@@ -27,6 +27,10 @@ _WARM = WarmServer(ROOT)
 atexit.register(_WARM.close)
 
 
+#: The pid of this worker's warm server, while it runs: the warm processes of its commands are its children.
+WARM_SERVER_PIDS: list[int] = []
+
+
 @pytest.fixture(scope="session", autouse=True)
 def warm_processes():
     """One warm server per pytest worker (:mod:`grader.sandbox.warm_server`): every warm process this worker's
@@ -41,10 +45,12 @@ def warm_processes():
 
     proc, value = warm_server.start()
     os.environ[warm_server.VAR] = value
+    WARM_SERVER_PIDS.append(proc.pid)
     try:
         yield value
     finally:
         os.environ.pop(warm_server.VAR, None)
+        WARM_SERVER_PIDS.clear()
         proc.stdin.close()
         proc.wait(timeout=30)
 

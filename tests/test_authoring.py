@@ -128,7 +128,7 @@ def test_a_new_course_filled_in_is_graded_by_every_command(course, tmp_path_fact
     env = {"PYTHONPATH": str(audit), "BUNDLED_ROOT": str(ROOT), "BUNDLED_LOG": str(log), "GRADER_COURSE": ""}
 
     def grader(*args):
-        return run_grader(*args, "--course", course, cwd=work, env=env, fresh=True)
+        return run_grader(*args, "--course", course, cwd=work, env=env)
 
     klass = work / "class"
     for student, source in (("solution", course / "solutions/tiny/ops.py"), ("stub", course / "assignments/tiny/ops.py")):

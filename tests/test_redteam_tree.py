@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 from conftest import Gradebook, ROOT, run_grader, solution_source
 from grader.sandbox.cgroup import MARGIN_MB
 from grader.sandbox.privileges import BASE_UID, SPAN
@@ -264,8 +265,8 @@ class Watcher:
     """Samples the tree below ``root`` while a command runs: the student processes' uids and names, and the most
     memory (private dirty pages) the processes of one uid (one student process's tree) held together."""
 
-    def __init__(self, root: int):
-        self.root, self.uids, self.names, self.most = root, set(), set(), 0
+    def __init__(self, *roots: int):
+        self.roots, self.uids, self.names, self.most = roots, set(), set(), 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -276,7 +277,7 @@ class Watcher:
             children: dict[int, list[int]] = {}
             for pid, (ppid, *_rest) in procs.items():
                 children.setdefault(ppid, []).append(pid)
-            todo, per_uid = [self.root], {}
+            todo, per_uid = list(self.roots), {}
             while todo:
                 pid = todo.pop()
                 todo += children.get(pid, [])
@@ -303,9 +304,8 @@ def _run(args: list, memory_mb: int, cwd: Path) -> tuple:
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
-                                                                 "GRADER_WARM_SERVER": ""})  # its tree is below it
-    watcher = Watcher(proc.pid)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    watcher = Watcher(proc.pid, *conftest.WARM_SERVER_PIDS)  # the warm processes are the warm server's forks
     started = time.monotonic()
     out, err = proc.communicate(timeout=600)
     took = time.monotonic() - started

@@ -6,8 +6,9 @@ a ``python`` that imported those once (nothing that reads the environment when i
 its configuration from the environment, and not the course) and forks a child per run. The child becomes the
 command exactly as ``python -m grader.cli ARGS`` would: its own process, working folder, environment,
 ``sys.path`` (the working folder, then ``PYTHONPATH``, then the interpreter's own), stdin from /dev/null, stdout
-and stderr to files, ``runpy`` running ``grader.cli`` as ``__main__``, and the interpreter's own exit (atexit
-handlers, flushed streams, the exit status of ``sys.exit`` or of an uncaught exception).
+and stderr to files, a ``sitecustomize`` on that path imported, ``runpy`` running ``grader.cli`` as
+``__main__``, and the interpreter's own exit (atexit handlers, flushed streams, the exit status of ``sys.exit``
+or of an uncaught exception).
 
 What it does not give: a run's ``/proc/PID/environ`` and ``cmdline`` are the server's, the modules above are
 already imported and torch's lazy initialisation is done. Tests about what the grader's own process holds or shows start it with ``subprocess``
@@ -67,6 +68,11 @@ sys.path[:] = [os.getcwd(), *[p for p in job["env"].get("PYTHONPATH", "").split(
 sys.path_importer_cache.clear()
 import importlib, runpy
 importlib.invalidate_caches()
+if "sitecustomize" not in sys.modules:  # as the interpreter's start does, from the run's own sys.path
+    try:
+        import sitecustomize
+    except ImportError:
+        pass
 sys.argv = ["-m", *job["args"]]
 runpy.run_module("grader.cli", run_name="__main__", alter_sys=True)
 """

@@ -1,13 +1,14 @@
 """``grader author``: what an author runs before release, and a course's CI runs on every change.
 
 For one assignment it grades, in one batch and with the public AND hidden checks (as ``grader grade`` does),
-the reference solution, the stub and every mutant of the solution (:mod:`grader.authoring.mutants`), then the
-same batch once more, and reports:
+the reference solution, the stub and every mutant of the solution (:mod:`grader.authoring.mutants`), then part of
+that batch once more, and reports:
 
 - the solution earns full marks on every check (each check's CPU time on it is shown);
 - the stub earns 0 and is the stub generated from the solution (``python -m grader.authoring.stubs``);
 - the handout (``grader release``) holds no solution marker, no solution line and no hidden-check line;
-- the two batches gave every submission the same points on every check (determinism);
+- a second run of the solution, the stub and up to :data:`RERUN_MUTANTS` mutants (spread over them) gave each
+  the same points on every check as the first (determinism);
 - the mutation score, every surviving mutant shown as a diff with the checks that ran it named; a mutant of
   a kind ``validate.must_kill`` lists that survives is a failure; one ``validate.equivalent`` declares (with
   the reason; a test of the course shows it) is shown as equivalent, not as a survivor.
@@ -25,6 +26,8 @@ from grader.authoring.mutants import Mutant, generate
 from grader.interop import handout
 from grader.scoring import fmt_points, function_of
 
+#: How many mutants the second run (determinism) grades besides the solution and the stub, spread evenly over them.
+RERUN_MUTANTS = 8
 #: A check whose calls use more than this share of the check's CPU time limit on the solution is flagged: a
 #: slower machine (or a student's fine but slower code) would be near its limit.
 SLOW_SHARE = 0.5
@@ -43,6 +46,8 @@ class Report:
     """Check id -> CPU seconds the solution's calls used in it."""
     leaks: list[str] = field(default_factory=list)
     deterministic: bool = True
+    rerun: int = 0
+    """How many submissions the second run graded (the solution, the stub, some mutants)."""
     validation: mutation.Validation | None = None
     diffs: dict[str, str] = field(default_factory=dict)
     """Surviving mutant id -> its diff against the solution."""
@@ -60,6 +65,7 @@ class Report:
             "seconds": self.seconds,
             "leaks": self.leaks,
             "deterministic": self.deterministic,
+            "rerun": self.rerun,
         }
         if self.validation is not None:
             doc["mutation"] = {**self.validation.as_json(), "diffs": self.diffs}
@@ -84,10 +90,14 @@ def author(assignment, *, course, launcher, limits, on_start=lambda count: None,
 
     mutants = generate(source, name=str(path))
     sources = {"reference": source, "stub": generated, **{f"mutant{i:04d}": m.source for i, m in enumerate(mutants)}}
-    on_start(2 * len(sources))
-    runs = [mutation.grade_sources(assignment, sources, course=course, launcher=launcher, limits=limits, on_done=on_done)
-            for _ in range(2)]
-    first, second = runs
+    names = [name for name in sources if name.startswith("mutant")]
+    step = max(1, -(-len(names) // RERUN_MUTANTS))
+    again = ["reference", "stub", *names[::step][:RERUN_MUTANTS]]
+    on_start(len(sources) + len(again))
+    first = mutation.grade_sources(assignment, sources, course=course, launcher=launcher, limits=limits, on_done=on_done)
+    second = mutation.grade_sources(assignment, {name: sources[name] for name in again}, course=course,
+                                    launcher=launcher, limits=limits, on_done=on_done)
+    report.rerun = len(again)
     reference = first["reference"]
     report.checks_of = _checks_of(reference.points)
     report.solution = {cid: (reference.earned.get(cid, 0.0), full) for cid, full in reference.points.items()}
@@ -101,7 +111,7 @@ def author(assignment, *, course, launcher, limits, on_start=lambda count: None,
     earning = [cid for cid, got in report.stub.items() if got > 0]
     if earning:
         report.failures.append(f"the stub earns points on {', '.join(earning)}: these checks pass code that does nothing")
-    unstable = [name for name in sources if (first[name].earned, first[name].problems) != (second[name].earned, second[name].problems)]
+    unstable = [name for name in again if (first[name].earned, first[name].problems) != (second[name].earned, second[name].problems)]
     report.deterministic = not unstable
     for name in unstable:
         what = "the solution" if name == "reference" else "the stub" if name == "stub" else f"mutant {mutants[int(name[6:])].id}"

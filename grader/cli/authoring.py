@@ -114,7 +114,8 @@ def _print_report(r) -> None:
     out.print(f"  {_mark(stub_points == 0 and synced)} stub: {fmt_points(stub_points)} points, "
               f"{'generated from the solution' if synced else 'out of sync with the solution'}")
     out.print(f"  {_mark(not r.leaks)} handout: " + ("no solution or hidden-check line" if not r.leaks else escape("; ".join(r.leaks[:3]))))
-    out.print(f"  {_mark(r.deterministic)} deterministic: " + ("two runs, the same points on every check" if r.deterministic else "two runs differ"))
+    out.print(f"  {_mark(r.deterministic)} deterministic: " + (f"graded twice (the solution, the stub, {r.rerun - 2} mutants), the same points on every check"
+                                                          if r.deterministic else "two runs differ"))
     if r.seconds:
         times = ", ".join(f"{cid} {s:.2f}" for cid, s in r.seconds.items())
         out.print(f"  time on the solution (CPU s of its calls per check): {escape(times)}")
