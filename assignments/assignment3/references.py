@@ -150,6 +150,26 @@ def linear_fn(n: int, m: int, seed: int) -> Fn:
     return Fn(steps=(("linear", _matrix(m, n, seed)),))
 
 
+#: Condition number of the pair of linear steps that float64 problems start with (:func:`_exposing`).
+EXPOSING_CONDITION = 1e5
+
+
+def _exposing(fn: Fn, n: int, seed: int) -> Fn:
+    """``fn`` after ``x @ P.T @ Pinv.T`` (two ``(n, n)`` linear steps whose product is the identity, ``P`` with
+    condition number :data:`EXPOSING_CONDITION`): the same function, and in float64 the same values to about
+    1e-11, but computed in float32 its Jacobian is off by about 1e-3 (float32's rounding of ``x @ P.T`` and of
+    the matrices, amplified by ``Pinv``), far past even float64's partial-credit tolerance. So a float64 check
+    fails code that copies ``x`` to float32. Needs ``n >= 2`` (one coordinate cannot be ill-conditioned)."""
+    if n < 2:
+        return fn
+    g = torch.Generator().manual_seed(seed)
+    q1, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    q2, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    singular = torch.logspace(0, -math.log10(EXPOSING_CONDITION), n, dtype=torch.float64)
+    p = q1 @ torch.diag(singular) @ q2.T
+    return Fn(steps=(("linear", p), ("linear", torch.linalg.inv(p)), *fn.steps))
+
+
 def _tensor(shape, dtype, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.rand(tuple(shape), generator=g, dtype=dtype) * 4 - 2
@@ -162,6 +182,8 @@ def vjp_problems(draw, dtype: torch.dtype, max_n: int = 4):
     fn = draw(functions(n))
     batch = draw(st.sampled_from([(), (1,), (3,)]))
     seeds = st.integers(0, 2**16)
+    if dtype == torch.float64:
+        fn = _exposing(fn, n, draw(seeds))
     x = _tensor(batch + (n,), dtype, draw(seeds))
     v = _tensor(output_shape(fn, x), dtype, draw(seeds))
     return fn, x, v
@@ -172,6 +194,8 @@ def jacobian_problems(draw, dtype: torch.dtype, max_n: int = 5):
     """``(fn, x)``: ``x`` 1-D of size ``n``, ``f(x)`` 1-D of size ``m != n``."""
     n = draw(st.integers(1, max_n))
     fn = draw(functions(n))
+    if dtype == torch.float64:
+        fn = _exposing(fn, n, draw(st.integers(0, 2**16)))
     return fn, _tensor((n,), dtype, draw(st.integers(0, 2**16)))
 
 
@@ -182,6 +206,8 @@ def jvp_problems(draw, dtype: torch.dtype, max_n: int = 4):
     fn = draw(functions(n))
     batch = draw(st.sampled_from([(), (1,), (3,)]))
     seeds = st.integers(0, 2**16)
+    if dtype == torch.float64:
+        fn = _exposing(fn, n, draw(seeds))
     return fn, _tensor(batch + (n,), dtype, draw(seeds)), _tensor(batch + (n,), dtype, draw(seeds))
 
 
