@@ -32,8 +32,10 @@ SOLUTIONS = {
 }
 
 
-def _snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+def _digest(folder):
+    """Relative path -> SHA-256 of every file under ``folder`` (bytecode caches left out)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +100,6 @@ def test_author_passes_on_what_new_wrote(course, tmp_path):
     assert all(v["earned"] == v["points"] for v in doc["solution"].values())
     assert doc["mutation"]["mutation_score"] == 100.0 and doc["mutation"]["mutants"] >= 3
     assert set(doc["seconds"]) == set(doc["solution"])
-
-
-def _digest(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
 #: Logs every file a grader process opens under the bundled course (its assignments/ and solutions/).
@@ -178,10 +175,10 @@ def test_a_new_course_filled_in_is_graded_by_every_command(course, tmp_path_fact
     (["other", "--module", "ops", "--functions", "f,2g"], "not a Python identifier"),
 ])
 def test_bad_new_inputs_are_clear_errors_that_write_nothing(course, args, message):
-    before = _snapshot(course)
+    before = _digest(course)
     proc = run_grader("new", *args, "--course", course)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
-    assert _snapshot(course) == before
+    assert _digest(course) == before
 
 
 # ---------------------------------------------------------------- author's failures, one course, one run

@@ -11,8 +11,8 @@ and stderr to files, a ``sitecustomize`` on that path imported, ``runpy`` runnin
 or of an uncaught exception).
 
 What it does not give: a run's ``/proc/PID/environ`` and ``cmdline`` are the server's, the modules above are
-already imported and torch's lazy initialisation is done. Tests about what the grader's own process holds or shows start it with ``subprocess``
-themselves; ``GRADER_TEST_EXEC=1`` makes every run a fresh interpreter again.
+already imported and torch's lazy initialisation is done. Tests about what the grader's own process holds or
+shows start it with ``subprocess`` themselves; ``GRADER_TEST_EXEC=1`` makes every run a fresh interpreter again.
 """
 
 from __future__ import annotations

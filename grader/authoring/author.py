@@ -44,6 +44,8 @@ class Report:
     stub: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     """Check id -> CPU seconds the solution's calls used in it."""
+    stub_synced: bool = True
+    """The stub in assignments/ is the one generated from the solution."""
     leaks: list[str] = field(default_factory=list)
     deterministic: bool = True
     rerun: int = 0
@@ -62,6 +64,7 @@ class Report:
             "notes": self.notes,
             "solution": {cid: {"earned": e, "points": p} for cid, (e, p) in self.solution.items()},
             "stub": self.stub,
+            "stub_synced": self.stub_synced,
             "seconds": self.seconds,
             "leaks": self.leaks,
             "deterministic": self.deterministic,
@@ -83,14 +86,16 @@ def author(assignment, *, course, launcher, limits, on_start=lambda count: None,
         report.failures.append(f"{_rel(path, course)} has no ### BEGIN SOLUTION / ### END SOLUTION region: the stub would be the solution")
     generated = stubs.make_stub(source, name=str(path))
     stub_text = assignment.stub.read_text(encoding="utf-8") if assignment.stub.exists() else None
-    if stub_text != generated:
+    report.stub_synced = stub_text == generated
+    if not report.stub_synced:
         report.failures.append(_out_of_sync(assignment, stub_text, generated, course))
     report.leaks = handout.leaks(handout.handout_files(assignment), assignment)
     report.failures += [f"the handout would reveal {leak}" for leak in report.leaks]
 
     mutants = generate(source, name=str(path))
-    sources = {"reference": source, "stub": generated, **{f"mutant{i:04d}": m.source for i, m in enumerate(mutants)}}
-    names = [name for name in sources if name.startswith("mutant")]
+    by_name = {f"mutant{i:04d}": m for i, m in enumerate(mutants)}
+    sources = {"reference": source, "stub": generated, **{name: m.source for name, m in by_name.items()}}
+    names = list(by_name)
     step = max(1, -(-len(names) // RERUN_MUTANTS))
     again = ["reference", "stub", *names[::step][:RERUN_MUTANTS]]
     on_start(len(sources) + len(again))
@@ -114,7 +119,7 @@ def author(assignment, *, course, launcher, limits, on_start=lambda count: None,
     unstable = [name for name in again if (first[name].earned, first[name].problems) != (second[name].earned, second[name].problems)]
     report.deterministic = not unstable
     for name in unstable:
-        what = "the solution" if name == "reference" else "the stub" if name == "stub" else f"mutant {mutants[int(name[6:])].id}"
+        what = "the solution" if name == "reference" else "the stub" if name == "stub" else f"mutant {by_name[name].id}"
         diff = sorted(cid for cid in first[name].earned if first[name].earned[cid] != second[name].earned.get(cid))
         report.failures.append(f"not deterministic: {what} got different points in two runs on {', '.join(diff) or 'its problems'}")
     budget = limits.check_seconds
@@ -124,7 +129,7 @@ def author(assignment, *, course, launcher, limits, on_start=lambda count: None,
     if short:
         report.notes.append("mutation analysis skipped: the solution does not earn full marks")
         return report
-    report.validation = mutation.judge(assignment, reference, mutants, [first[f"mutant{i:04d}"] for i in range(len(mutants))])
+    report.validation = mutation.judge(assignment, reference, mutants, [first[name] for name in names])
     original = _unparsed(source)
     for outcome in report.validation.outcomes:
         if not outcome.killed:

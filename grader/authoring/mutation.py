@@ -57,6 +57,11 @@ class Validation:
         return 100.0 if not counted else math.floor(1000 * sum(o.killed for o in counted) / len(counted)) / 10
 
     @property
+    def equivalents(self) -> list[Outcome]:
+        """Survivors declared equivalent (``validate.equivalent``)."""
+        return [o for o in self.outcomes if not o.killed and o.mutant.id in self.equivalent]
+
+    @property
     def surviving(self) -> list[Outcome]:
         """Survivors not declared equivalent."""
         return [o for o in self.outcomes if not o.killed and o.mutant.id not in self.equivalent]
@@ -73,6 +78,7 @@ class Validation:
         return {f: outcomes for f, outcomes in groups.items() if outcomes}
 
     def as_json(self) -> dict:
+        surviving = {o.mutant.id for o in self.surviving}
         return {
             "assignment": self.assignment,
             "mutation_score": self.score,
@@ -80,13 +86,12 @@ class Validation:
             "mutants": self.total,
             "must_kill": self.must_kill,
             "failing": [o.mutant.id for o in self.failing],
-            "equivalent": {o.mutant.id: self.equivalent[o.mutant.id] for o in self.outcomes
-                           if not o.killed and o.mutant.id in self.equivalent},
+            "equivalent": {o.mutant.id: self.equivalent[o.mutant.id] for o in self.equivalents},
             "functions": {
                 f: {
                     "killed": sum(o.killed for o in outcomes),
                     "mutants": len(outcomes),
-                    "surviving": [o.mutant.id for o in outcomes if not o.killed and o.mutant.id not in self.equivalent],
+                    "surviving": [o.mutant.id for o in outcomes if o.mutant.id in surviving],
                 }
                 for f, outcomes in self.by_function().items()
             },

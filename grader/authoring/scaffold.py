@@ -197,9 +197,18 @@ def {function}(x: torch.Tensor) -> torch.Tensor:
     return "".join(parts)
 
 
+#: Per kind of checks file: its docstring, and each function's check (id suffix, hint, input strategy).
+_CHECKS = {
+    False: ("Public checks of {name}: students run them with ``grader check {name}``.",
+            "values", "compare your result with the worked example in the README", "ref.inputs()"),
+    True: ("Hidden checks of {name}: run by `grader grade`, never handed out.",
+           "float64", "keep the input's dtype: no float32 tensor or constant in between", "ref.inputs(torch.float64)"),
+}
+
+
 def _checks(name: str, functions: list[str], points: list[int], *, hidden: bool) -> str:
-    if hidden:
-        head = f'''"""Hidden checks of {name}: run by `grader grade`, never handed out."""
+    doc, aspect, hint, strategy = _CHECKS[hidden]
+    parts = [f'''"""{doc.format(name=name)}"""
 
 import torch
 from hypothesis import given, settings
@@ -208,37 +217,14 @@ from grader.checks import assignment_module, check
 from grader.checks.compare import describe_inputs
 
 ref = assignment_module(__file__, "references")
-'''
-    else:
-        head = f'''"""Public checks of {name}: students run them with ``grader check {name}``."""
-
-import torch
-from hypothesis import given, settings
-
-from grader.checks import assignment_module, check
-from grader.checks.compare import describe_inputs
-
-ref = assignment_module(__file__, "references")
-'''
-    parts = [head]
+''']
     for function, worth in zip(functions, points):
-        if hidden:
-            parts.append(f'''
+        parts.append(f'''
 
-@check("{function}.float64", points={worth}, hint="keep the input's dtype: no float32 tensor or constant in between")
+@check("{function}.{aspect}", points={worth}, hint="{hint}")
 @settings(max_examples=10)
-@given(x=ref.inputs(torch.float64))
-def test_{function}_float64(student, judge, x):
-    got = student.call("{function}", x).value
-    judge.close(got, ref.{function}(x), what="{function}(x)", inputs=describe_inputs(x=x))
-''')
-        else:
-            parts.append(f'''
-
-@check("{function}.values", points={worth}, hint="compare your result with the worked example in the README")
-@settings(max_examples=10)
-@given(x=ref.inputs())
-def test_{function}_values(student, judge, x):
+@given(x={strategy})
+def test_{function}_{aspect}(student, judge, x):
     got = student.call("{function}", x).value
     judge.close(got, ref.{function}(x), what="{function}(x)", inputs=describe_inputs(x=x))
 ''')

@@ -110,9 +110,8 @@ def _print_report(r) -> None:
     short = [cid for cid, (e, p) in r.solution.items() if e < p]
     out.print(f"  {_mark(not short)} solution: {fmt_points(earned)} of {fmt_points(full)} points on {len(r.solution)} public and hidden checks")
     stub_points = sum(r.stub.values())
-    synced = not any("out of sync" in f or "is missing" in f for f in r.failures)
-    out.print(f"  {_mark(stub_points == 0 and synced)} stub: {fmt_points(stub_points)} points, "
-              f"{'generated from the solution' if synced else 'out of sync with the solution'}")
+    out.print(f"  {_mark(stub_points == 0 and r.stub_synced)} stub: {fmt_points(stub_points)} points, "
+              f"{'generated from the solution' if r.stub_synced else 'out of sync with the solution'}")
     out.print(f"  {_mark(not r.leaks)} handout: " + ("no solution or hidden-check line" if not r.leaks else escape("; ".join(r.leaks[:3]))))
     out.print(f"  {_mark(r.deterministic)} deterministic: " + (f"graded twice (the solution, the stub, {r.rerun - 2} mutants), the same points on every check"
                                                           if r.deterministic else "two runs differ"))
@@ -124,7 +123,7 @@ def _print_report(r) -> None:
     v = r.validation
     if v is None:
         return
-    equivalent = [o for o in v.outcomes if not o.killed and o.mutant.id in v.equivalent]
+    equivalent = v.equivalents
     counted = v.total - len(equivalent)
     out.print(f"  mutation score: {v.score:.1f}% ({v.killed} of {counted} mutants killed"
               + (f"; {len(equivalent)} equivalent, left out" if equivalent else "") + ")")

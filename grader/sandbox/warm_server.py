@@ -19,6 +19,7 @@ but what a warm process gets anyway (the fork requests: scratch module, limits, 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
@@ -117,11 +118,10 @@ def serve(path: str) -> None:
                 conn.close()
     finally:
         listener.close()
-        for name in (path, os.path.dirname(path)):
-            try:
-                (os.rmdir if name != path else os.unlink)(name)
-            except OSError:
-                pass
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(path))
     os._exit(0)
 
 
@@ -146,4 +146,4 @@ def _connection(conn: socket.socket, token: str, mine: dict) -> None:
     if {key: hello.get(key) for key in mine} != mine:
         conn.send(json.dumps({"mismatch": sorted(k for k in mine if hello.get(k) != mine[k])}).encode())
         os._exit(0)
-    zygote.serve_on(conn, {"ready": os.getpid()}, True)
+    zygote.serve_on(conn, True)  # warm_up ran in the server: nothing to do again

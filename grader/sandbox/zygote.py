@@ -66,13 +66,21 @@ def _exit_status(raw: int) -> dict:
     return {}
 
 
+_warmed = False
+
+
 def warm_up() -> None:
-    """Run torch's lazy initialisation once, so that later student processes do not pay it.
+    """Run torch's lazy initialisation once, so that later student processes do not pay it; nothing when this
+    process (or the one it was forked from: a warm server's) already did.
 
     The first ``backward`` with an explicit gradient imports ~500 modules
     (``torch.fx.experimental.symbolic_shapes``, about 0.3 s) and the first
     ``torch.optim`` optimizer imports ``torch._dynamo`` (about 1 s).
     """
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
     import torch
     import torch.nn.functional as F
 
@@ -149,7 +157,7 @@ def serve(ctrl_fd: str, warm: str) -> None:
     except BaseException as exc:  # noqa: BLE001 - the caller says why the warm process could not start
         ctrl.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         os._exit(1)
-    serve_on(ctrl, {"ready": os.getpid()}, warm == "1")
+    serve_on(ctrl, warm == "1")
 
 
 def prepare() -> None:
@@ -162,13 +170,13 @@ def prepare() -> None:
     seccomp.pin_threads()
 
 
-def serve_on(ctrl: socket.socket, ready: dict, is_warm: bool) -> None:
-    """Say ``ready`` on ``ctrl``, then answer its requests until EOF (or SIGTERM), and end: every student
-    process it forked ended, their cgroups removed. Never returns."""
+def serve_on(ctrl: socket.socket, warm: bool) -> None:
+    """Say ready on ``ctrl`` (with this process's pid), run :func:`warm_up` if ``warm``, then answer its requests
+    until EOF (or SIGTERM), and end: every student process it forked ended, their cgroups removed. Never returns."""
     pool, zygote = cgroup.Pool(sandbox_layers.disabled().get("cgroup")), os.getpid()
     signal.signal(signal.SIGTERM, lambda *_: (pool.close(), os._exit(0)))  # ForkServer.close
-    ctrl.send(json.dumps(ready).encode())
-    if is_warm:
+    ctrl.send(json.dumps({"ready": zygote}).encode())
+    if warm:
         warm_up()
     else:
         gc.collect()
@@ -182,9 +190,7 @@ def serve_on(ctrl: socket.socket, ready: dict, is_warm: bool) -> None:
             break
         request = json.loads(msg)
         if request["op"] == "warm":
-            if not is_warm:
-                warm_up()
-                is_warm = True
+            warm_up()
         elif request["op"] == "fork":
             group, why = pool.create(request["config"]["memory_mb"])
             pid = _fork_student(ctrl, fds, request["config"], group, why, zygote)
