@@ -123,4 +123,4 @@ def test_lying_float_and_ndarray_subclasses_are_not_believed(hostile):
             assert earned[cid] == full[cid], cid
     feedback = hostile.feedback(name)
     assert "_LiarArray object" in feedback
-    assert "expected 4.66667, got 5.66667" in feedback
+    assert "expected 4.66667, got 10.3333" in feedback  # the float it is (2 * cost + 1), not the one it claims

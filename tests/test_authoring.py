@@ -131,6 +131,11 @@ def test_a_new_course_filled_in_is_graded_by_every_command(course, tmp_path_fact
     for student, source in (("solution", course / "solutions/tiny/ops.py"), ("stub", course / "assignments/tiny/ops.py")):
         (klass / student).mkdir(parents=True)
         (klass / student / "ops.py").write_text(re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", source.read_text(), flags=re.M))
+    # Right code, computed in float32 and cast back: the float64 checks `grader new` wrote must catch it.
+    (klass / "float32").mkdir()
+    (klass / "float32" / "ops.py").write_text("import torch\n" + "".join(
+        f"\n\ndef {function}(x):\n    x32 = x.float()\n    return ({code.replace('x', 'x32')}).to(x.dtype)\n"
+        for function, (_, code) in SOLUTIONS["tiny"].items()))
     proc = grader("check", "tiny", "--path", klass / "solution", "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["score"] == json.loads(proc.stdout)["max_score"], proc.stdout + proc.stderr
     local = grader("grade", "tiny", klass, "-o", work / "local", "-j", "2")
@@ -138,7 +143,10 @@ def test_a_new_course_filled_in_is_graded_by_every_command(course, tmp_path_fact
     rows = (work / "local" / "grades.csv").read_text().splitlines()
     assert rows[0].split(",")[:3] == ["student", "score", "max_score"] and len(rows[0].split(",")) == 4 + 6
     scores = {line.split(",")[0]: float(line.split(",")[1]) for line in rows[1:]}
-    assert scores == {"solution": 100.0, "stub": 0.0}
+    assert scores["solution"] == 100.0 and scores["stub"] == 0.0
+    float32 = {t["name"]: t["score"] for t in json.loads((work / "local" / "results" / "float32.json").read_text())["tests"]}
+    assert {name for name, score in float32.items() if name.endswith(".float64") and score == 0} == {
+        f"{function}.float64" for function in SOLUTIONS["tiny"]}, float32
     if importlib.util.find_spec("distributed") is not None or os.environ.get("GRADER_REQUIRE_DASK"):
         dask = grader("grade", "tiny", klass, "-o", work / "dask", "--dask-local", "2")
         assert dask.returncode == 0, dask.stderr[-3000:]

@@ -100,7 +100,7 @@ def test_hidden_feedback_never_shows_check_source(book):
 def test_same_submission_graded_twice_gives_identical_rows(book, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()
-    for name in ("correct_loops", "fails_sgd_wrong_sign", "partial_forward_float32_math"):
+    for name in ("correct_loops", "fails_sgd_wrong_sign", "fails_forward_float32_math"):
         shutil.copytree(SUBMISSIONS / "assignment2" / name, folder / name)
     again = grade(folder, tmp_path / "out")
     first_lines = {line.split(",")[0]: line for line in (book.out / "grades.csv").read_text().splitlines()}

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.checks import assignment_module, check
+from grader.checks import strategies as S
 
 ref = assignment_module(__file__, "references")
 as_number, as_pair, describe, show = ref.as_number, ref.as_pair, ref.describe, ref.show
@@ -35,11 +36,12 @@ def test_cost_worked_example(student, judge):
         judge.close(got, ref.cost(x, y, w), what=f"cost(x_data, y_data, {w}) on the worked example (x_data = [1, 2, 3], y_data = [2, 4, 6])")
 
 
-@check("cost.values", points=6, hint="the MEAN over all points of (w * x - y) ** 2, not the sum")
+@check("cost.values", points=6, hint="the MEAN over all points of (w * x - y) ** 2, not the sum, in float64 (the data here go past float32's range, 3.4e38)")
 @settings(max_examples=10)
-@given(xy=ref.samples(), w=ref.weights())
-def test_cost_values(student, judge, xy, w):
+@given(xy=ref.samples(), w=ref.weights(), scale=S.float64_scales())
+def test_cost_values(student, judge, xy, w, scale):
     x, y = xy
+    y, w = y * scale, w * scale
     got = as_number(student.call("cost", x, y, w).value, judge, what="cost(xs, ys, w)")
     judge.close(got, ref.cost(x, y, w), what="cost(xs, ys, w)", inputs=show(xs=x, ys=y, w=w))
 
@@ -60,11 +62,12 @@ def test_gradient_worked_example(student, judge):
         judge.close(got, ref.gradient(x, y, w), what=f"gradient(x_data, y_data, {w}) on the worked example (x_data = [1, 2, 3], y_data = [2, 4, 6])")
 
 
-@check("gradient.values", points=6, hint="d/dw of mean((w x - y)^2) is mean(2 * x * (w * x - y)): keep the factor 2 and the sign")
+@check("gradient.values", points=6, hint="d/dw of mean((w x - y)^2) is mean(2 * x * (w * x - y)): keep the factor 2 and the sign, in float64 (the data here go past float32's range, 3.4e38)")
 @settings(max_examples=10)
-@given(xy=ref.samples(), w=ref.weights())
-def test_gradient_values(student, judge, xy, w):
+@given(xy=ref.samples(), w=ref.weights(), scale=S.float64_scales())
+def test_gradient_values(student, judge, xy, w, scale):
     x, y = xy
+    y, w = y * scale, w * scale
     got = as_number(student.call("gradient", x, y, w).value, judge, what="gradient(xs, ys, w)")
     judge.close(got, ref.gradient(x, y, w), what="gradient(xs, ys, w)", inputs=show(xs=x, ys=y, w=w))
 
@@ -85,11 +88,12 @@ def test_quadratic_loss_grads_worked_example(student, judge):
         judge.close(got, ref.quadratic_loss_grads(x, y, w, b), what=f"(dL/dw, dL/db) at (w, b) = ({w}, {b}) on the worked example (x = linspace(-1, 1, 100), y = 3x² + 2 + noise)")
 
 
-@check("quadratic_loss_grads.values", points=6, hint="L = 0.5 * SUM(e ** 2): the 0.5 cancels the 2, and there is no mean")
+@check("quadratic_loss_grads.values", points=6, hint="L = 0.5 * SUM(e ** 2): the 0.5 cancels the 2, and there is no mean; compute in float64 (the data here go past float32's range, 3.4e38)")
 @settings(max_examples=10)
-@given(xy=ref.samples(), w=ref.weights(), b=ref.weights())
-def test_quadratic_loss_grads_values(student, judge, xy, w, b):
+@given(xy=ref.samples(), w=ref.weights(), b=ref.weights(), scale=S.float64_scales())
+def test_quadratic_loss_grads_values(student, judge, xy, w, b, scale):
     x, y = xy
+    y, w, b = y * scale, w * scale, b * scale
     got = as_pair(student.call("quadratic_loss_grads", x, y, w, b).value, judge, what="quadratic_loss_grads(x, y, w, b)")
     judge.close(got, ref.quadratic_loss_grads(x, y, w, b), what="(dL/dw, dL/db)", inputs=show(x=x, y=y, w=w, b=b))
 
@@ -121,12 +125,13 @@ def test_fit_quadratic_worked_example(student, judge):
     judge.close(got, _worked_fit(), what="the final (w, b) of fit_quadratic(x, y, 0.0, 0.0, lr=0.001, epochs=800) on the worked example")
 
 
-@check("fit_quadratic.values", points=4, hint="start from (w0, b0) and take exactly `epochs` steps with quadratic_loss_grads")
+@check("fit_quadratic.values", points=4, hint="start from (w0, b0) and take exactly `epochs` steps with quadratic_loss_grads, in float64 (the data here go past float32's range, 3.4e38)")
 @settings(max_examples=8)
 @given(xy=ref.samples(max_n=10, low=-1.0, high=1.0), w0=ref.weights(-2.0, 2.0), b0=ref.weights(-2.0, 2.0),
-       lr=st.sampled_from([0.001, 0.01, 0.05]), epochs=st.integers(1, 8))
-def test_fit_quadratic_values(student, judge, xy, w0, b0, lr, epochs):
+       lr=st.sampled_from([0.001, 0.01, 0.05]), epochs=st.integers(1, 8), scale=S.float64_scales())
+def test_fit_quadratic_values(student, judge, xy, w0, b0, lr, epochs, scale):
     x, y = xy
+    y, w0, b0 = y * scale, w0 * scale, b0 * scale  # gradient descent is linear in (y, w, b): every iterate scales
     got = as_pair(student.call("fit_quadratic", x, y, w0, b0, lr, epochs).value, judge, what="fit_quadratic(...)")
     judge.close(got, ref.fit_quadratic(x, y, w0, b0, lr, epochs), what="the final (w, b) of fit_quadratic",
                 inputs=show(x=x, y=y, w0=w0, b0=b0) + f"; lr = {lr}; epochs = {epochs}")

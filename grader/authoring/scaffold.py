@@ -197,17 +197,24 @@ def {function}(x: torch.Tensor) -> torch.Tensor:
     return "".join(parts)
 
 
-#: Per kind of checks file: its docstring, and each function's check (id suffix, hint, input strategy).
+#: Per kind of checks file: its docstring, an import it needs, and each function's check (id suffix, hint, the
+#: arguments drawn, a first line of the body).
 _CHECKS = {
-    False: ("Public checks of {name}: students run them with ``grader check {name}``.",
-            "values", "compare your result with the worked example in the README", "ref.inputs()"),
+    False: ("Public checks of {name}: students run them with ``grader check {name}``.", "",
+            "values", "compare your result with the worked example in the README", "x=ref.inputs()", ""),
+    # float64: some inputs past float32's range, so that float32 work meets inf there instead of passing within
+    # float32's rounding (grader.checks.strategies.float64_scales).
     True: ("Hidden checks of {name}: run by `grader grade`, never handed out.",
-           "float64", "keep the input's dtype: no float32 tensor or constant in between", "ref.inputs(torch.float64)"),
+           "from grader.checks.strategies import float64_scales\n",
+           "float64", "keep the input's dtype: no float32 tensor or constant in between (float64 inputs here go past float32's range, 3.4e38)",
+           "x=ref.inputs(torch.float64), scale=float64_scales()",
+           "\n    x = x * scale  # drop the scale for a function that saturates (sigmoid, tanh): float32 reaches the same limit"),
 }
 
 
 def _checks(name: str, functions: list[str], points: list[int], *, hidden: bool) -> str:
-    doc, aspect, hint, strategy = _CHECKS[hidden]
+    doc, imports, aspect, hint, drawn, first = _CHECKS[hidden]
+    parameters = ", ".join(arg.split("=")[0] for arg in drawn.split(", "))
     parts = [f'''"""{doc.format(name=name)}"""
 
 import torch
@@ -215,7 +222,7 @@ from hypothesis import given, settings
 
 from grader.checks import assignment_module, check
 from grader.checks.compare import describe_inputs
-
+{imports}
 ref = assignment_module(__file__, "references")
 ''']
     for function, worth in zip(functions, points):
@@ -223,8 +230,8 @@ ref = assignment_module(__file__, "references")
 
 @check("{function}.{aspect}", points={worth}, hint="{hint}")
 @settings(max_examples=10)
-@given(x={strategy})
-def test_{function}_{aspect}(student, judge, x):
+@given({drawn})
+def test_{function}_{aspect}(student, judge, {parameters}):{first}
     got = student.call("{function}", x).value
     judge.close(got, ref.{function}(x), what="{function}(x)", inputs=describe_inputs(x=x))
 ''')

@@ -23,11 +23,12 @@ def _params(dtype=torch.float32, seed=11, with_grads=(True, True, True)):
 
 
 # ------------------------------------------------------------------ forward
-@check("forward.values_float64", points=4, hint="x @ w + b keeps the inputs' dtype")
+@check("forward.values_float64", points=4, hint="x @ w + b keeps the inputs' dtype: float64 inputs here go past float32's range (3.4e38), so no .float() in between")
 @settings(max_examples=10)
-@given(xwb=S.linear_problems(dtype=torch.float64))
-def test_forward_values_float64(student, judge, xwb):
+@given(xwb=S.linear_problems(dtype=torch.float64), scale=S.float64_scales())
+def test_forward_values_float64(student, judge, xwb, scale):
     x, w, b = xwb
+    x, b = x * scale, b * scale
     got = student.call("forward", x, w, b).value
     judge.close(got, ref.forward(x, w, b), what="forward(x, w, b)", inputs=describe_inputs(x=x, w=w, b=b))
 
@@ -37,6 +38,9 @@ def test_forward_values_float64(student, judge, xwb):
 @given(xwb=S.linear_problems(), data=st.data())
 def test_forward_gradients(student, judge, xwb, data):
     x, w, b = xwb
+    if x.dtype == torch.float64:
+        scale = data.draw(S.float64_scales())
+        x, b = x * scale, b * scale
     grad_out = data.draw(S.tensors((x.shape[0], 1), x.dtype))
     call = student.call("forward", x, leaf(w), leaf(b), backward=grad_out)
     inputs = describe_inputs(x=x, w=w, b=b)
@@ -57,11 +61,11 @@ def test_forward_inputs_untouched(student, judge):
 
 
 # ------------------------------------------------------------------ mse_loss
-@check("mse_loss.values_float64", points=4, hint="the mean over ALL elements, in the inputs' dtype")
+@check("mse_loss.values_float64", points=4, hint="the mean over ALL elements, in the inputs' dtype: float64 inputs here go past float32's range (3.4e38)")
 @settings(max_examples=10)
-@given(shape=S.shapes(), data=st.data())
-def test_mse_loss_values_float64(student, judge, shape, data):
-    y_pred, y = data.draw(S.tensors(shape, torch.float64)), data.draw(S.tensors(shape, torch.float64))
+@given(shape=S.shapes(), scale=S.float64_scales(), data=st.data())
+def test_mse_loss_values_float64(student, judge, shape, scale, data):
+    y_pred, y = data.draw(S.tensors(shape, torch.float64)) * scale, data.draw(S.tensors(shape, torch.float64)) * scale
     got = student.call("mse_loss", y_pred, y).value
     judge.close(got, ref.mse_loss(y_pred, y), what="mse_loss(y_pred, y)", inputs=describe_inputs(y_pred=y_pred, y=y))
 
@@ -79,7 +83,8 @@ def test_mse_loss_any_shape(student, judge):
 @settings(max_examples=10)
 @given(shape=S.shapes(), dtype=S.float_dtypes, data=st.data())
 def test_mse_loss_gradient(student, judge, shape, dtype, data):
-    y_pred, y = data.draw(S.tensors(shape, dtype)), data.draw(S.tensors(shape, dtype))
+    scale = data.draw(S.float64_scales()) if dtype == torch.float64 else 1.0
+    y_pred, y = data.draw(S.tensors(shape, dtype)) * scale, data.draw(S.tensors(shape, dtype)) * scale
     call = student.call("mse_loss", leaf(y_pred), y, backward="ones")
     inputs = describe_inputs(y_pred=y_pred, y=y)
     judge.expect(call.backward_error is None, f"backward from mse_loss's result failed ({call.backward_error}).", inputs=inputs)
@@ -196,9 +201,12 @@ def test_train_updates_in_place(student, judge):
 
 @check("train.random_problems", points=3, hint="each epoch: forward, mse_loss, zero_grad, backward, sgd_step")
 @settings(max_examples=8)
-@given(dtype=S.float_dtypes, n=st.integers(1, 8), d=st.integers(1, 3), epochs=st.integers(1, 5), lr=S.learning_rates(), seed=S.seeds)
-def test_train_random_problems(student, judge, dtype, n, d, epochs, lr, seed):
+@given(dtype=S.float_dtypes, n=st.integers(1, 8), d=st.integers(1, 3), epochs=st.integers(1, 5), lr=S.learning_rates(), seed=S.seeds,
+       scale=S.float64_scales())
+def test_train_random_problems(student, judge, dtype, n, d, epochs, lr, seed, scale):
     x, y, w, b = _problem(dtype, n, d, seed)
+    if dtype == torch.float64:  # gradient descent is linear in (y, w, b): scaled, every iterate scales with them
+        y, w, b = y * scale, w * scale, b * scale
     call = student.call("train", x, y, leaf(w), leaf(b), lr, epochs)
     losses, _, _ = ref.train(x, y, w, b, lr, epochs)
     inputs = describe_inputs(x=x, y=y, w=w, b=b) + f"; lr = {lr}; epochs = {epochs}"

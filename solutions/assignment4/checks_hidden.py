@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.checks import assignment_module, check
+from grader.checks import strategies as S
 
 ref = assignment_module(__file__, "references")
 as_number, as_pair, show = ref.as_number, ref.as_pair, ref.show
@@ -33,9 +34,10 @@ def _untouched(judge, call, names, arrays, label: str) -> None:
 # ------------------------------------------------------------------ cost
 @check("cost.wide_range", points=6, hint="mean((w * x - y) ** 2) in float64, for any magnitude of the data")
 @settings(max_examples=10)
-@given(xy=ref.samples(low=-50.0, high=50.0), w=ref.weights(-10.0, 10.0))
-def test_cost_wide_range(student, judge, xy, w):
+@given(xy=ref.samples(low=-50.0, high=50.0), w=ref.weights(-10.0, 10.0), scale=S.float64_scales())
+def test_cost_wide_range(student, judge, xy, w, scale):
     x, y = xy
+    y, w = y * scale, w * scale
     got = as_number(student.call("cost", x, y, w).value, judge, what="cost(xs, ys, w)")
     judge.close(got, ref.cost(x, y, w), what="cost(xs, ys, w)", inputs=show(xs=x, ys=y, w=w))
 
@@ -50,9 +52,10 @@ def test_cost_edge_cases(student, judge):
 # ------------------------------------------------------------------ gradient
 @check("gradient.wide_range", points=6, hint="mean(2 * x * (w * x - y)) in float64, for any magnitude of the data")
 @settings(max_examples=10)
-@given(xy=ref.samples(low=-50.0, high=50.0), w=ref.weights(-10.0, 10.0))
-def test_gradient_wide_range(student, judge, xy, w):
+@given(xy=ref.samples(low=-50.0, high=50.0), w=ref.weights(-10.0, 10.0), scale=S.float64_scales())
+def test_gradient_wide_range(student, judge, xy, w, scale):
     x, y = xy
+    y, w = y * scale, w * scale
     got = as_number(student.call("gradient", x, y, w).value, judge, what="gradient(xs, ys, w)")
     judge.close(got, ref.gradient(x, y, w), what="gradient(xs, ys, w)", inputs=show(xs=x, ys=y, w=w))
 
@@ -67,9 +70,10 @@ def test_gradient_edge_cases(student, judge):
 # ------------------------------------------------------------------ quadratic_loss_grads
 @check("quadratic_loss_grads.wide_range", points=5, hint="dL/dw = sum(e * x**2), dL/db = sum(e) with e = w * x**2 + b - y, in float64")
 @settings(max_examples=10)
-@given(xy=ref.samples(low=-5.0, high=5.0), w=ref.weights(-10.0, 10.0), b=ref.weights(-10.0, 10.0))
-def test_quadratic_loss_grads_wide_range(student, judge, xy, w, b):
+@given(xy=ref.samples(low=-5.0, high=5.0), w=ref.weights(-10.0, 10.0), b=ref.weights(-10.0, 10.0), scale=S.float64_scales())
+def test_quadratic_loss_grads_wide_range(student, judge, xy, w, b, scale):
     x, y = xy
+    y, w, b = y * scale, w * scale, b * scale
     got = as_pair(student.call("quadratic_loss_grads", x, y, w, b).value, judge, what="quadratic_loss_grads(x, y, w, b)")
     judge.close(got, ref.quadratic_loss_grads(x, y, w, b), what="(dL/dw, dL/db)", inputs=show(x=x, y=y, w=w, b=b))
 
@@ -118,9 +122,10 @@ def test_fit_quadratic_step_count(student, judge):
 @check("fit_quadratic.long_runs", points=6, hint="update w and b together from the gradients at the same point, every epoch")
 @settings(max_examples=5)
 @given(xy=ref.samples(max_n=10, low=-1.0, high=1.0), w0=ref.weights(-2.0, 2.0), b0=ref.weights(-2.0, 2.0),
-       lr=st.sampled_from([0.01, 0.05]), epochs=st.integers(20, 120))
-def test_fit_quadratic_long_runs(student, judge, xy, w0, b0, lr, epochs):
+       lr=st.sampled_from([0.01, 0.05]), epochs=st.integers(20, 120), scale=S.float64_scales())
+def test_fit_quadratic_long_runs(student, judge, xy, w0, b0, lr, epochs, scale):
     x, y = xy
+    y, w0, b0 = y * scale, w0 * scale, b0 * scale  # gradient descent is linear in (y, w, b): every iterate scales
     got = as_pair(student.call("fit_quadratic", x, y, w0, b0, lr, epochs).value, judge, what="fit_quadratic(...)")
     judge.close(got, ref.fit_quadratic(x, y, w0, b0, lr, epochs), what="the final (w, b) of fit_quadratic",
                 inputs=show(x=x, y=y, w0=w0, b0=b0) + f"; lr = {lr}; epochs = {epochs}")

@@ -22,12 +22,14 @@ SGD, Criterion, Linear = ref.SGD, ref.Criterion, ref.Linear
 
 
 
-def _layer(in_features: int, out_features: int, seed: int = 0, dtype=torch.float32, stale: int | None = None) -> Linear:
+def _layer(in_features: int, out_features: int, seed: int = 0, dtype=torch.float32, stale: int | None = None,
+           scale: float = 1.0) -> Linear:
     """A ``torch.nn.Linear(in, out)`` built by the harness in the student process (no student code), kept as
-    ``model``: weight and bias drawn from ``seed``; with ``stale``, gradients left over from earlier work on them."""
+    ``model``: weight and bias drawn from ``seed`` (times ``scale``); with ``stale``, gradients left over from
+    earlier work on them."""
     g = torch.Generator().manual_seed(seed)
-    weight = torch.rand(out_features, in_features, generator=g, dtype=dtype) * 2 - 1
-    bias = torch.rand(out_features, generator=g, dtype=dtype) * 2 - 1
+    weight = (torch.rand(out_features, in_features, generator=g, dtype=dtype) * 2 - 1) * scale
+    bias = (torch.rand(out_features, generator=g, dtype=dtype) * 2 - 1) * scale
     if stale is None:
         return Linear(weight, bias)
     g = torch.Generator().manual_seed(stale)
@@ -57,14 +59,14 @@ def test_LinearModel_shapes(student, judge, in_features, out_features):
         judge.expect(got == shape, f"{what}'s {name} has shape {got}; expected {shape}.")
 
 
-@check("LinearModel.forward_float64", points=4, hint="forward(x) returns self.linear(x): no .float(), the dtype follows the model's parameters")
+@check("LinearModel.forward_float64", points=4, hint="forward(x) returns self.linear(x): no .float(), the dtype follows the model's parameters (the float64 inputs here go past float32's range, 3.4e38)")
 @settings(max_examples=6)
 @given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), n=st.integers(1, 6), data=st.data())
 def test_LinearModel_forward_float64(student, judge, in_features, out_features, n, data):
     what = f"LinearModel({in_features}, {out_features}).double()"
     info = ref.seeded_model(student, judge, in_features, out_features, data.draw(S.seeds), torch.float64)
     weight, bias = module_param(judge, info, "linear.weight", what=what), module_param(judge, info, "linear.bias", what=what)
-    x = data.draw(S.tensors((n, in_features), torch.float64))
+    x = data.draw(S.tensors((n, in_features), torch.float64)) * data.draw(S.float64_scales())
     got = student.call("forward", x, on=Ref("model")).value
     judge.close(got, ref.forward(x, weight, bias), what=f"{what}.forward(x) in float64",
                 inputs=describe_inputs(x=x, weight=weight, bias=bias))
@@ -146,14 +148,15 @@ def test_make_optimizer_step(student, judge, in_features, out_features, lr, seed
 
 
 # ------------------------------------------------------------------ train_step
-def _train(student, in_features, out_features, lr, seeds, criterion="mse", dtype=torch.float32, stale=None):
+def _train(student, in_features, out_features, lr, seeds, criterion="mse", dtype=torch.float32, stale=None, scale=1.0):
     """``train_step`` once per data seed on a harness-built Linear and SGD(lr): ``(layer, data, [Linear after each step], reference)``.
 
     The first call builds the layer (from ``seeds[0]``, with stale gradients from ``stale``) and the optimizer;
-    the next calls get the same kept ``model`` and ``opt`` again.
+    the next calls get the same kept ``model`` and ``opt`` again. ``scale`` multiplies the parameters and the
+    targets: an MSE step is linear in them, so the step scales with them.
     """
-    layer = _layer(in_features, out_features, seeds[0], dtype, stale)
-    batches = [_data(seed, 5, in_features, out_features, dtype) for seed in seeds]
+    layer = _layer(in_features, out_features, seeds[0], dtype, stale, scale)
+    batches = [(x, y * scale) for x, y in (_data(seed, 5, in_features, out_features, dtype) for seed in seeds)]
     after = []
     for step, (x, y) in enumerate(batches):
         model, opt = (layer, SGD("model", lr)) if step == 0 else (Ref("model"), Ref("opt"))
@@ -179,11 +182,11 @@ def test_train_step_zero_grad(student, judge):
         judge.close(after[step].params["linear.bias"], biases[step], what=f"the bias after {label}")
 
 
-@check("train_step.float64", points=4, hint="compute in the dtype of the model and data: no .float()")
+@check("train_step.float64", points=4, hint="compute in the dtype of the model and data: no .float() (the float64 values here go past float32's range, 3.4e38)")
 @settings(max_examples=4)
-@given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), lr=S.learning_rates(), seed=S.seeds)
-def test_train_step_float64(student, judge, in_features, out_features, lr, seed):
-    layer, [(x, y)], after, (_, weights, biases) = _train(student, in_features, out_features, lr, [seed], dtype=torch.float64)
+@given(in_features=st.integers(1, 4), out_features=st.integers(1, 3), lr=S.learning_rates(), seed=S.seeds, scale=S.float64_scales())
+def test_train_step_float64(student, judge, in_features, out_features, lr, seed, scale):
+    layer, [(x, y)], after, (_, weights, biases) = _train(student, in_features, out_features, lr, [seed], dtype=torch.float64, scale=scale)
     inputs = describe_inputs(x=x, y=y, weight=layer.weight, bias=layer.bias) + f"; lr = {lr}"
     judge.close(after[0].params["linear.weight"], weights[0], what="the float64 model's weight after train_step", inputs=inputs)
     judge.close(after[0].params["linear.bias"], biases[0], what="the float64 model's bias after train_step", inputs=inputs)

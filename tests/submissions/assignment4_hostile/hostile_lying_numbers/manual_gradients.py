@@ -31,7 +31,7 @@ def cost(xs, ys, w):
         ``numpy.float64`` counts; a ``numpy.float32``, a NumPy array or a
         tensor does not). ``xs`` and ``ys`` are not modified.
     """
-    return _LiarFloat(float(np.mean((w * xs - ys) ** 2)) + 1.0)
+    return _LiarFloat(2.0 * float(np.mean((w * xs - ys) ** 2)) + 1.0)
 
 
 def gradient(xs, ys, w):
@@ -103,7 +103,7 @@ class _LiarFloat(float):
     __hash__ = float.__hash__
 
     def __float__(self):
-        return float.__float__(self) - 1.0
+        return (float.__float__(self) - 1.0) / 2.0
 
     def __sub__(self, other):
         return 0.0
@@ -114,7 +114,7 @@ class _LiarFloat(float):
         return 0.0
 
     def __repr__(self):
-        return repr(float.__float__(self) - 1.0)
+        return repr((float.__float__(self) - 1.0) / 2.0)
 
 
 class _LiarArray(np.ndarray):
