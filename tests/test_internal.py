@@ -184,3 +184,29 @@ def test_every_check_runs_under_the_grading_profile_whatever_its_own_settings():
     assert set(enforced.suppress_health_check) == set(HealthCheck)
     assert tuple(enforced.phases) == tuple(profile.phases)
     assert grading_settings(own, explicit=False).max_examples == profile.max_examples
+
+
+def test_a_verdict_without_feedback_stops_at_the_first_failing_example():
+    """Mutation analysis grades with ``shrink=False``: a failing check stops where it failed (the same 0 points)
+    instead of replaying the submission to find the smallest input."""
+    from hypothesis import Phase, given, settings
+    from hypothesis import strategies as st
+
+    from grader.checks.strategies import grading_settings
+
+    for shrink, replays in ((True, True), (False, False)):
+        calls = []
+
+        @given(st.integers(0, 10**6))
+        def check(n):
+            calls.append(n)
+            assert n < 1000
+
+        check._hypothesis_internal_use_settings = grading_settings(settings(max_examples=50), explicit=True, shrink=shrink)
+        assert (Phase.shrink in check._hypothesis_internal_use_settings.phases) is shrink
+        with pytest.raises(AssertionError):
+            check()
+        failing = [n for n in calls if n >= 1000]
+        # Shrinking replays the failure down to the smallest failing input (1000); without it, one failing input
+        # is found and replayed once to report it.
+        assert (min(failing) == 1000 and len(set(failing)) > 2) if replays else (len(set(failing)) == 1 and 1000 not in calls)

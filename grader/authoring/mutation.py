@@ -168,7 +168,8 @@ def grade_sources(assignment, sources: dict[str, str], *, course: Path, launcher
             grading.make_student(assignment, submission, launcher=launcher, limits=limits, filesystem=filesystem)
             for submission in submissions
         )
-        run_checks(files=files, hidden_files=hidden_files, students=students, rootdir=course, on_done=record)
+        # Verdicts only: nobody reads a mutant's smallest failing input, so no check shrinks one.
+        run_checks(files=files, hidden_files=hidden_files, students=students, rootdir=course, on_done=record, shrink=False)
     return runs
 
 

@@ -24,21 +24,25 @@ settings.register_profile(
 settings.load_profile("grading")
 
 
-def grading_settings(own: settings | None, *, explicit: bool) -> settings:
+def grading_settings(own: settings | None, *, explicit: bool, shrink: bool = True) -> settings:
     """The settings a check runs under: the grading profile, keeping only the check's own example count
     (``explicit``: from its own ``@settings``; else the profile's) and phases the profile runs.
 
     Whatever the check asked for and whatever profile was loaded when its module was imported, it runs
     derandomized, without a database, deadline or health checks, so that its grade depends on the submission.
+    ``shrink=False`` (a verdict without feedback: mutation analysis) stops at the first failing example instead
+    of looking for the smallest one; the points are the same (a failure earns nothing, however small).
     """
     profile = settings.get_profile("grading")
+    phases = [phase for phase in profile.phases if (shrink or phase != Phase.shrink)
+              and (own is None or not explicit or phase in own.phases)]
     if own is None or not explicit:
-        return profile
+        return settings(profile, phases=phases)
     return settings(
         profile,
         max_examples=own.max_examples,
         stateful_step_count=own.stateful_step_count,
-        phases=[phase for phase in profile.phases if phase in own.phases],
+        phases=phases,
     )
 
 

@@ -41,8 +41,9 @@ class GradingPlugin:
     once per batch; each student then costs only the checks' own calls.
     """
 
-    def __init__(self, students: Iterable[Student], *, hidden_files: set[Path], on_done: Callable[[Student, list[CheckResult]], None]):
+    def __init__(self, students: Iterable[Student], *, hidden_files: set[Path], on_done: Callable[[Student, list[CheckResult]], None], shrink=True):
         self._students = students
+        self._shrink = shrink
         self._on_done = on_done
         self._student: Student | None = None
         self._hidden = {p.resolve() for p in hidden_files}
@@ -92,7 +93,7 @@ class GradingPlugin:
                     raise CourseError(f"check id {check_id} is used twice")
                 seen.add(check_id)
                 item.extra_keyword_matches.add(check_id)
-                _grading_profile(item)
+                _grading_profile(item, shrink=self._shrink)
         except CourseError as exc:
             self.stopped_by = exc
 
@@ -207,13 +208,13 @@ class GradingPlugin:
         return Path(str(item.config.rootpath)).resolve()
 
 
-def _grading_profile(item) -> None:
+def _grading_profile(item, *, shrink: bool) -> None:
     """Run the check under the grading profile whatever its own ``@settings`` and the order modules were
     imported in: Hypothesis reads the settings off the test function when it runs."""
     fn = getattr(item, "obj", None)
     own = getattr(fn, "_hypothesis_internal_use_settings", None)
     if own is not None:
-        fn._hypothesis_internal_use_settings = grading_settings(own, explicit=hasattr(fn, "_hypothesis_internal_settings_applied"))
+        fn._hypothesis_internal_use_settings = grading_settings(own, explicit=hasattr(fn, "_hypothesis_internal_settings_applied"), shrink=shrink)
 
 
 def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list[str]:
@@ -272,12 +273,14 @@ def run_checks(
     on_done: Callable[[Student, list[CheckResult]], None],
     rootdir: Path,
     select: str | None = None,
+    shrink: bool = True,
 ) -> list[str]:
     """Run the checks in ``files`` against each student; ``on_done`` gets each one's results, in check order.
+    ``shrink=False``: a failing check reports the first failing input, not the smallest (same points, less time).
 
     Returns the ids of the checks that ran, in order.
     """
-    plugin = GradingPlugin(students, hidden_files=hidden_files, on_done=on_done)
+    plugin = GradingPlugin(students, hidden_files=hidden_files, on_done=on_done, shrink=shrink)
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), _no_side_effects():
         code = pytest.main(pytest_args(files, rootdir=rootdir, select=select), plugins=[plugin])
