@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.sgd import sgd as _sgd
 
-from grader.checks import seeded
+from grader.checks import leaf, seeded
 
 
 def worked_example(dtype=torch.float32):
@@ -24,14 +24,6 @@ def worked_example(dtype=torch.float32):
     w = torch.rand(1, 1, generator=g, dtype=dtype)
     b = torch.zeros(1, dtype=dtype)
     return x, y, w, b
-
-
-def leaf(t: torch.Tensor, grad: torch.Tensor | None = None) -> torch.Tensor:
-    """A fresh leaf copy of ``t`` that requires grad, optionally with ``grad`` attached."""
-    p = t.detach().clone().requires_grad_(True)
-    if grad is not None:
-        p.grad = grad.detach().clone()
-    return p
 
 
 def forward(x, w, b):

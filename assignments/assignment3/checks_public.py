@@ -10,7 +10,7 @@ process: there, it and ``torch.func`` are forbidden.
 import torch
 from hypothesis import given, settings
 
-from grader.checks import assignment_module, check
+from grader.checks import assignment_module, check, leaf
 from grader.checks.helpers import changed
 
 ref = assignment_module(__file__, "references")
@@ -42,7 +42,7 @@ def test_vjp_leaves_x_untouched(student, judge):
     for fn, x in ((ref.WORKED_EXAMPLE, torch.tensor(ref.WORKED_X)), (ref.fixed_fn(3, 2, seed=31), torch.tensor([0.5, -1.0, 1.5]))):
         v = torch.linspace(-1.0, 1.5, ref.output_shape(fn, x)[-1]).reshape(ref.output_shape(fn, x))
         inputs = ref.describe_problem(fn, x=x, v=v) + " (x is a leaf with requires_grad=True)"
-        call = student.call("vjp", fn, ref.leaf(x), v)
+        call = student.call("vjp", fn, leaf(x), v)
         judge.close(call.value, ref.vjp(fn, x, v), what="vjp(f, x, v) with x requiring grad", inputs=inputs)
         state = call.inputs[0]
         judge.expect(not changed(state.value, x), "vjp changed the values of x.", inputs=inputs)

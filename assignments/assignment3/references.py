@@ -86,11 +86,6 @@ def output_shape(fn: Fn, x: torch.Tensor) -> tuple:
         return tuple(_as(fn)(x.detach()).shape)
 
 
-def leaf(t: torch.Tensor) -> torch.Tensor:
-    """A fresh leaf copy of ``t`` that requires grad."""
-    return t.detach().clone().requires_grad_(True)
-
-
 def _matrix(rows: int, cols: int, seed: int) -> torch.Tensor:
     """A float64 ``(rows, cols)`` matrix, entries uniform in ±1/sqrt(cols)."""
     g = torch.Generator().manual_seed(seed)

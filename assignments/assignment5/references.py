@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.sgd import sgd as _sgd
 
-from grader.checks import Build, Ref, assignment_module
+from grader.checks import Build, Ref, assignment_module, leaf
 from grader.checks.helpers import module_info, module_param
 
 objects = assignment_module(__file__, "objects")
@@ -86,11 +86,6 @@ class Criterion:
     def build(self) -> torch.nn.Module:
         """The same criterion, built here."""
         return objects.criterion(self.name)
-
-
-def leaf(t: torch.Tensor) -> torch.Tensor:
-    """A fresh leaf copy of ``t`` that requires grad."""
-    return t.detach().clone().requires_grad_(True)
 
 
 # ------------------------------------------------------------------ LinearModel

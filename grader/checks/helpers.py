@@ -14,6 +14,18 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def leaf(t: torch.Tensor, grad: torch.Tensor | None = None) -> torch.Tensor:
+    """A fresh leaf copy of ``t`` that requires grad; with ``grad``, a copy of it already in ``.grad``.
+
+    Pass a stateful function (a training loop, an optimizer step, anything that zeroes or reads ``.grad``) such
+    stale gradients too, left from earlier work: a loop that zeroes after the step instead of before backward
+    passes every check whose parameters start with ``.grad`` None."""
+    p = t.detach().clone().requires_grad_(True)
+    if grad is not None:
+        p.grad = grad.detach().clone()
+    return p
+
+
 def changed(after: torch.Tensor, before: torch.Tensor) -> bool:
     """Whether a tensor no longer holds its old values."""
     return after.shape != before.shape or not torch.equal(after.detach().to(before.dtype), before.detach())

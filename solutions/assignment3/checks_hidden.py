@@ -3,7 +3,7 @@
 import torch
 from hypothesis import given, settings
 
-from grader.checks import NonLeaf, assignment_module, check
+from grader.checks import NonLeaf, assignment_module, check, leaf
 from grader.checks.helpers import changed
 
 ref = assignment_module(__file__, "references")
@@ -84,7 +84,7 @@ def test_jacobian_x_requires_grad(student, judge):
     fn = ref.fixed_fn(3, 4, seed=91)
     x = torch.tensor([0.2, -0.9, 1.4])
     inputs = ref.describe_problem(fn, x=x) + " (x is a leaf with requires_grad=True)"
-    got = student.call("jacobian", fn, ref.leaf(x)).value
+    got = student.call("jacobian", fn, leaf(x)).value
     ref.close_jacobian(judge, got, ref.jacobian(fn, x), what="jacobian(f, x) with x requiring grad", inputs=inputs)
 
 
