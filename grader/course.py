@@ -69,8 +69,9 @@ class Assignment:
     """None where the solutions are not installed (a student's copy)."""
     solution: Path | None
     """The reference solution ``solutions/<name>/<module>.py``; None where it is not installed."""
-    forbidden: dict[str, str]
-    """Function -> forbidden-API group enforced while it runs (``[forbidden]`` in assignment.toml)."""
+    forbidden: dict[str, str | list[str]]
+    """Function -> what is forbidden while it (and the backward of its result) runs, ``[forbidden]`` in
+    assignment.toml: an API group, or a list of groups and dotted API names (:mod:`grader.sandbox.guard`)."""
     must_kill: list[str] = field(default_factory=list)
     """Mutant kinds (:mod:`grader.authoring.mutation`) that `grader validate` requires the checks to kill
     (``validate.must_kill`` in assignment.toml)."""
@@ -213,13 +214,35 @@ def load(name: str, *, root: Path) -> Assignment:
             public_checks=directory / "checks_public.py",
             hidden_checks=_existing(solutions / "checks_hidden.py"),
             solution=_existing(solutions / f"{meta['module']}.py"),
-            forbidden={str(k): str(v) for k, v in meta.get("forbidden", {}).items()},
+            forbidden=_forbidden(meta, meta_file),
             must_kill=_must_kill(meta, meta_file),
             equivalent=_equivalent(meta, meta_file),
             objects=_existing(directory / "objects.py"),
         )
     except KeyError as exc:
         raise CourseError(f"{meta_file}: missing key {exc}") from None
+
+
+#: The API groups ``[forbidden]`` may name (:mod:`grader.sandbox.guard`); any other entry is a dotted API name.
+FORBIDDEN_GROUPS = ("functional", "autograd")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def _forbidden(meta: dict, meta_file: Path) -> dict[str, str | list[str]]:
+    table = meta.get("forbidden", {})
+    if not isinstance(table, dict):
+        raise CourseError(f"{meta_file}: [forbidden] must be a table: function = \"autograd\" or [\"autograd\", \"torch.layer_norm\"]")
+    out: dict[str, str | list[str]] = {}
+    for fn, value in table.items():
+        entries = [value] if isinstance(value, str) else value
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
+            raise CourseError(f"{meta_file}: forbidden.{fn} must be an API group or a non-empty list of groups and API names, not {value!r}")
+        for entry in entries:
+            if entry not in FORBIDDEN_GROUPS and not _DOTTED.fullmatch(entry):
+                raise CourseError(f"{meta_file}: forbidden.{fn}: {entry!r} is neither an API group "
+                                  f"({', '.join(FORBIDDEN_GROUPS)}) nor a dotted API name like torch.nn.functional.softplus")
+        out[str(fn)] = value if isinstance(value, str) else list(entries)
+    return out
 
 
 def _must_kill(meta: dict, meta_file: Path) -> list[str]:

@@ -78,6 +78,8 @@ class Call:
     inputs: list[results.InputState]
     backward_error: str | None
     _facts: dict[int, results.TensorFacts] = field(repr=False, default_factory=dict)
+    backward_value: object = None
+    """With ``direct_backward``: what the result's ``torch.autograd.Function`` backward returned, as data."""
 
     def facts(self, tensor: torch.Tensor) -> results.TensorFacts | None:
         return self._facts.get(id(tensor))
@@ -385,6 +387,7 @@ class Student:
         keep: str | None = None,
         on: arguments.Ref | None = None,
         no_grad: bool = False,
+        direct_backward: bool = False,
     ) -> Call:
         """Call ``fn(*args)`` in the student process.
 
@@ -393,7 +396,11 @@ class Student:
         returned input states carry the gradients it produced. With ``keep``,
         the child keeps the result under that name (pass :class:`Ref` to use
         it later). With ``on``, ``fn`` is a method of a kept object. With
-        ``no_grad``, the function runs inside ``torch.no_grad()``.
+        ``no_grad``, the function runs inside ``torch.no_grad()``. With ``backward`` and ``direct_backward``, the
+        child calls the backward of the ``torch.autograd.Function`` that made the result itself (its ``grad_fn``'s,
+        with the gradient given), not the autograd engine: ``Call.backward_value`` is what it returned, as it
+        returned it (a tuple with ``None``s, gradients of any shape), where autograd would check or reshape it.
+        The forbidden APIs of ``fn`` are forbidden in backward too.
         """
         if on is None and fn not in self.functions:
             raise ValueError(f"{fn} is not a function of this assignment")
@@ -413,6 +420,10 @@ class Student:
         header["seed"] = CHECK_SEED if self._reseed else None
         self._reseed = False
         header["backward"] = backward if backward is None or isinstance(backward, str) else arguments.encode(backward, blobs)
+        if direct_backward:
+            if backward is None:
+                raise ValueError("direct_backward needs the gradient to pass: backward=...")
+            header["direct_backward"] = True
         return self._exchange(fn if on is None else f"{on.name}.{fn}", header, blobs)
 
     def describe(self, ref: arguments.Ref):
@@ -465,6 +476,7 @@ class Student:
             facts: dict[int, results.TensorFacts] = {}
             value = results.decode(reply.get("result"), blobs, facts)
             inputs = [results.decode_input_state(s, blobs) for s in reply.get("inputs", [])]
+            returned = results.decode(reply["backward_value"], blobs, facts) if "backward_value" in reply else None
             backward_error = reply.get("backward_error")
             if isinstance(backward_error, dict):
                 backward_error = f"{backward_error.get('type')}: {backward_error.get('message')}"
@@ -474,4 +486,4 @@ class Student:
             self._cleanup()
             self.problems.add("crash")
             raise SubmissionAbort(f"{fn}(): the student process sent an invalid reply ({exc})", "crash") from None
-        return Call(fn=fn, value=value, inputs=inputs, backward_error=backward_error, _facts=facts)
+        return Call(fn=fn, value=value, inputs=inputs, backward_error=backward_error, _facts=facts, backward_value=returned)

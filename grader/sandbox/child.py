@@ -5,11 +5,16 @@ in memory, so a fork of it holds nothing worth stealing.  After the fork it
 locks itself down (:mod:`grader.sandbox.limits`), loads the course's builders,
 imports the student's module and then answers ``call`` requests: build the
 arguments from data, call the student function, send back what came out as data.
+
+One module, past the usual size: a call's reply (build the arguments, call under the forbidden-API guard,
+backpropagate under it, encode and seal while the objects are held) is one sequence over one state, each step
+reading what the last left; split, its pieces would pass that state through more code the monitor must watch.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import gc
 import importlib.util
 import os
@@ -23,13 +28,18 @@ import numpy as np
 import torch
 
 from grader.sandbox import integrity, limits, protocol, stdio
-from grader.sandbox.guard import ForbiddenCall, Guard
+from grader.sandbox.guard import ForbiddenCall, Guard, resolve
 from grader.sandbox.protocol import arguments, frames, seals  # noqa: F401 - loaded before the monitor snapshots the package
 from grader.sandbox.protocol.results import Encoder, describe_error, named_parameters, printable, snapshot, type_name
 
 # Captured before any student code runs (the rest: grader.sandbox.protocol.results): torch's autograd engine itself
 # (a C object), the garbage collector's switches.
 _run_backward = torch.autograd.variable.Variable._execution_engine.run_backward
+_node_apply = torch.autograd.function.BackwardCFunction.apply  # a node of a torch.autograd.Function: its backward
+_BackwardCFunction = torch.autograd.function.BackwardCFunction
+_grad_fn = torch._C.TensorBase.grad_fn.__get__
+_getframe = sys._getframe
+_nullcontext = contextlib.nullcontext
 _ones_like = torch.ones_like
 _enable_grad = torch.enable_grad
 _no_grad = torch.no_grad
@@ -146,6 +156,7 @@ class Harness:
     def _call(self, request: dict, blobs: list[bytes], forbidden):
         fn_name, on = request.get("fn"), request.get("self")
         keep, backward, no_grad, seed = request.get("keep"), request.get("backward"), request.get("no_grad"), request.get("seed")
+        direct = request.get("direct_backward") is True
         fn = self._attribute(self.objects.get(on), fn_name) if on is not None else self._attribute(self.module, fn_name)
         if not callable(fn) and on is not None:
             message = printable(f"the {type_name(self.objects.get(on))} object has no method {fn_name}()")
@@ -166,8 +177,8 @@ class Harness:
             return {"ok": False, "error": {"type": "setup", "line": None, "problem": None,
                                            "message": "the check's inputs could not be built in your process (torch was patched)"}}
         before = tuple(snapshot(t) for t in inputs)
-        group = forbidden.get(fn_name) if on is None else None
-        guard = Guard(group, student_file=self.filename) if group else None
+        rules = forbidden.get(fn_name) if on is None else None
+        guard = Guard(rules, student_file=self.filename) if rules else None
         result = None
         try:
             # Every call starts in grad mode as the check asks and leaves it as it found it.
@@ -192,7 +203,12 @@ class Harness:
         _gc_disable()  # from here to the bytes of the reply, no student __del__ runs
         try:
             _no_dispatch_mode("after the call")
-            backward_error = self._backward(result, backward, blobs) if backward is not None else None
+            backward_error, returned = None, None
+            if backward is not None:
+                # The student's code may run in backward too (a torch.autograd.Function's): under the same guard.
+                guard = Guard(rules, student_file=self.filename, engine_caller=(_BACKWARD_CODE, _getframe())) if rules else None
+                backward_error, returned = self._backward(result, backward, blobs, guard, direct)
+                _restore_builtins(self._builtins)
             _no_dispatch_mode("after backward")
             enc = Encoder(inputs, self._owners())
             reply = {
@@ -201,6 +217,8 @@ class Harness:
                 "inputs": [enc.state(t, b) for t, b in zip(inputs, before)],
                 "backward_error": backward_error,
             }
+            if direct and backward_error is None:
+                reply["backward_value"] = enc.value(returned)
             # Sealed here, while the objects it describes are held: a student __del__ that runs once they are
             # dropped cannot undo, unseen, a change to the harness that the reply went through.
             return _sealed(frames.encode_frame(reply, enc.blobs))
@@ -212,8 +230,11 @@ class Harness:
             if enabled:
                 _gc_enable()
 
-    def _backward(self, result, backward, blobs: list[bytes]) -> dict | None:
-        """Backpropagate from ``result`` with the autograd engine itself (torch's Python wrappers may be patched)."""
+    def _backward(self, result, backward, blobs: list[bytes], guard: Guard | None, direct: bool) -> tuple:
+        """Backpropagate from ``result`` with the autograd engine itself (torch's Python wrappers may be patched):
+        ``(error or None, None)``. ``direct``: call the backward of the ``torch.autograd.Function`` that made
+        ``result`` (its node's own, as written, before autograd checks or reshapes what it returns) in grad mode off,
+        as the engine would: ``(error or None, what it returned)``."""
         try:
             if type(result) is not _Tensor:
                 raise TypeError("the result is not a tensor")
@@ -221,18 +242,30 @@ class Harness:
                 grad_out = _ones_like(result) if backward == "ones" else arguments.build(backward, blobs, [], self.objects, self.builders)
             if type(grad_out) is not _Tensor:
                 raise TypeError("the gradient could not be built in your process (torch was patched)")
-            with _enable_grad():
+            node = _grad_fn(result)
+            if direct and not isinstance(node, _BackwardCFunction):
+                made = "no grad_fn" if node is None else f"grad_fn {type_name(node).rsplit('.', 1)[-1]}"
+                raise TypeError(f"the result has {made}, not the backward of a torch.autograd.Function: return Class.apply(...)")
+            with (_no_grad() if direct else _enable_grad()), (guard if guard is not None else _nullcontext()):
+                if direct:
+                    return None, _node_apply(node, grad_out)
                 _run_backward((result,), (grad_out,), False, False, (), True, True)
+        except ForbiddenCall as hit:  # the monitor reports it with the reply's seal
+            return _forbidden(hit.args[0] if hit.args else "a forbidden API")["error"], None
         except Exception as exc:  # noqa: BLE001
-            return describe_error(exc, self.filename)
-        return None
+            return describe_error(exc, self.filename), None
+        return None, None
 
     def serve(self, sock: socket.socket, config: dict) -> None:
         """Import the module, then answer requests until the trusted side closes the channel."""
         owner = _getpid()  # a process the submission forked that comes back here never answers (see _send)
-        forbidden = types.MappingProxyType(dict(config.get("forbidden", {})))
         functions = tuple(config["functions"])
         self.builders, failed = arguments.load_builders(config.get("objects_path"))  # the course's, before any student code
+        try:  # names resolved before any student code: a submission that rebinds one at import changes nothing
+            forbidden = types.MappingProxyType({fn: resolve(entries if isinstance(entries, list) else [entries])
+                                                for fn, entries in dict(config.get("forbidden", {})).items()})
+        except (ValueError, ImportError) as exc:
+            forbidden, failed = types.MappingProxyType({}), failed or f"assignment.toml [forbidden]: {exc}"
         ready = {"ok": False, "course_error": printable(failed)} if failed else self.import_module(config["module_name"], config["module_path"], functions)
         _send(sock, _sealed(frames.encode_frame({"op": protocol.READY, **ready})), owner)
         while True:
@@ -253,6 +286,9 @@ class Harness:
                     {"ok": False, "error": {"type": "unsendable", "message": printable(str(exc)), "line": None, "problem": None}}))
             stdio.flush()
             _send(sock, data, owner)
+
+
+_BACKWARD_CODE = Harness._backward.__code__
 
 
 def _sealed(data: bytes) -> bytes:

@@ -83,6 +83,18 @@ def type_name(value: object) -> str:
     return printable(f"{printable(_type_module(cls), 40)}.{printable(_type_qualname(cls), 60)}", 80)
 
 
+def _node_names(node) -> dict:
+    """The class of a tensor's ``grad_fn`` (``SoftplusBackward0``) and, for a ``torch.autograd.Function``'s node,
+    that Function's ``module.QualName``: read from the node class torch made, without running the Function's code."""
+    if node is None:
+        return {}
+    names = {"grad_fn": printable(_type_qualname(type(node)), 80)}
+    function = _type_dict(type(node)).get("_forward_cls")
+    if isinstance(function, type):
+        names["function"] = printable(f"{printable(_type_module(function), 40)}.{printable(_type_qualname(function), 60)}", 80)
+    return names
+
+
 def _plain_attrs(obj, names: tuple, base: type) -> dict | None:
     """The instance dict of ``obj`` when no class of its own between it and ``base`` defines any of ``names``
     (so reading them runs none of the submission's code), else None."""
@@ -174,6 +186,7 @@ class Encoder:
                 "requires_grad": bool(_requires_grad(t)),
                 "is_leaf": bool(_is_leaf(t)),
                 "has_grad_fn": _grad_fn(t) is not None,
+                **_node_names(_grad_fn(t)),
             }
             desc["same_as_input"] = next((i for i, x in enumerate(self.inputs) if x is t), None)
             desc["shares_input"] = self._shares_input(plain)
@@ -356,6 +369,11 @@ class TensorFacts:
     has_grad_fn: bool
     same_as_input: int | None
     shares_input: int | None
+    grad_fn: str | None = None
+    """The class name of the tensor's ``grad_fn`` (``MulBackward0``; ``SoftplusBackward`` for a
+    ``torch.autograd.Function`` named ``Softplus``), None without one."""
+    function: str | None = None
+    """``module.QualName`` of the ``torch.autograd.Function`` whose backward the ``grad_fn`` is, else None."""
 
 
 @dataclass(frozen=True)
@@ -418,6 +436,11 @@ def _bool(desc: dict, key: str) -> bool:
     return desc.get(key) is True
 
 
+def _text(desc: dict, key: str) -> str | None:
+    v = desc.get(key)
+    return v[:80] if isinstance(v, str) else None
+
+
 def _index(desc: dict, key: str) -> int | None:
     v = desc.get(key)
     return v if isinstance(v, int) and not isinstance(v, bool) else None
@@ -456,6 +479,8 @@ def decode(desc, blobs: list[bytes], facts: dict[int, TensorFacts], depth: int =
             has_grad_fn=_bool(desc, "has_grad_fn"),
             same_as_input=_index(desc, "same_as_input"),
             shares_input=_index(desc, "shares_input"),
+            grad_fn=_text(desc, "grad_fn"),
+            function=_text(desc, "function"),
         )
         return t
     if kind in ("list", "tuple"):
