@@ -231,7 +231,7 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 def _forbidden(meta: dict, meta_file: Path) -> dict[str, str | list[str]]:
     table = meta.get("forbidden", {})
     if not isinstance(table, dict):
-        raise CourseError(f"{meta_file}: [forbidden] must be a table: function = \"autograd\" or [\"autograd\", \"torch.layer_norm\"]")
+        raise CourseError(f"{meta_file}: [forbidden] must be a table: function = \"autograd\" or [\"autograd\", \"torch.tanh\"]")
     out: dict[str, str | list[str]] = {}
     for fn, value in table.items():
         entries = [value] if isinstance(value, str) else value
@@ -240,7 +240,7 @@ def _forbidden(meta: dict, meta_file: Path) -> dict[str, str | list[str]]:
         for entry in entries:
             if entry not in FORBIDDEN_GROUPS and not _DOTTED.fullmatch(entry):
                 raise CourseError(f"{meta_file}: forbidden.{fn}: {entry!r} is neither an API group "
-                                  f"({', '.join(FORBIDDEN_GROUPS)}) nor a dotted API name like torch.nn.functional.softplus")
+                                  f"({', '.join(FORBIDDEN_GROUPS)}) nor a dotted API name like torch.nn.functional.gelu")
         out[str(fn)] = value if isinstance(value, str) else list(entries)
     return out
 

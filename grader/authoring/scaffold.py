@@ -103,8 +103,9 @@ functions = [{listed}]
 points = 100
 bonus = 0
 
-# An API group forbidden while a function runs (the failure names the API): "functional" (torch.autograd.functional,
-# torch.func) or "autograd" (every autograd entry point). See docs/authoring.md.
+# What is forbidden while a function runs (and while the backward of its result runs); the failure names the API.
+# An API group, "functional" (torch.autograd.functional, torch.func) or "autograd" (every autograd entry point), or a
+# list of groups and dotted API names: f = ["autograd", "torch.nn.functional.gelu"]. See docs/authoring.md.
 [forbidden]
 
 # `grader author` fails when a mutant of one of these kinds survives every check (see docs/authoring.md).

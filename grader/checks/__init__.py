@@ -11,6 +11,7 @@ Owns the authoring API, everything a course's checks, references and objects imp
 - :class:`Judge`: compares with tolerance tiers and writes the feedback; :class:`CheckFailed` is its failure.
 - :func:`assignment_module`: imports a course module beside the checks (``references``), else in the public folder.
 - :func:`seeded`: a ``torch.Generator`` seeded with ``seed``, for inputs a check builds itself.
+- :func:`same_tensor`: a result with exactly the expected shape and dtype, then close values.
 - :func:`leaf`: a fresh leaf copy of a tensor that requires grad, optionally with stale gradients in ``.grad``.
 - :class:`AsGenerator`: passes items to the student function as a one-shot generator.
 - :class:`Build`: an object the course's ``objects.py`` builds in the student process, by name, from data.
@@ -46,12 +47,13 @@ from grader.exchange import (
 )
 from grader.checks import strategies as _strategies  # noqa: F401 - loads the grading profile before any check's @settings
 from grader.checks.compare import CheckFailed, Judge
-from grader.checks.helpers import leaf, seeded
+from grader.checks.helpers import leaf, same_tensor, seeded
 from grader.checks.siblings import assignment_module
 
 __all__ = [
     "AsGenerator", "Build", "CheckFailed", "InputState", "Judge", "ModuleInfo", "NonLeaf", "NumpyScalar", "Opaque",
-    "OptimizerGroup", "OptimizerInfo", "Ref", "TensorFacts", "View", "assignment_module", "check", "leaf", "seeded",
+    "OptimizerGroup", "OptimizerInfo", "Ref", "TensorFacts", "View", "assignment_module", "check", "leaf", "same_tensor",
+    "seeded",
 ]
 
 

@@ -62,6 +62,20 @@ def same_values(judge: Judge, value, expected: torch.Tensor, *, what: str, input
     return got
 
 
+def same_tensor(judge: Judge, value, expected: torch.Tensor, *, what: str, inputs: str = "") -> torch.Tensor:
+    """``value`` as a tensor with exactly ``expected``'s shape and dtype, then close values: a gradient of shape
+    ``(3,)`` for a ``(1, 3)`` input fails with a message that says so, where a broadcast comparison would pass it."""
+    got = judge.tensor(value, what=what, inputs=inputs)
+    judge.expect(tuple(got.shape) == tuple(expected.shape),
+                 f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)} (the shape of what it is the "
+                 "gradient or result of).", inputs=inputs)
+    judge.expect(got.dtype == expected.dtype,
+                 f"{what} has dtype {str(got.dtype).replace('torch.', '')}, expected "
+                 f"{str(expected.dtype).replace('torch.', '')} (keep the input's dtype).", inputs=inputs)
+    judge.close(got, expected, what=what, inputs=inputs)
+    return got
+
+
 def as_array(judge: Judge, value, *, what: str, inputs: str = "") -> np.ndarray:
     """``value`` if it is a NumPy array, else a failure naming what came back."""
     if not isinstance(value, np.ndarray):

@@ -14,9 +14,9 @@ Groups (named in ``assignment.toml``'s ``[forbidden]`` table):
   gradients back on (``torch.enable_grad``, ``set_grad_enabled(True)``).
 
 Besides groups, an entry may name one API by its dotted name
-(``torch.nn.functional.softplus``, ``torch.layer_norm``): a Python function
+(``torch.nn.functional.gelu``, ``torch.tanh``): a Python function
 (matched by its code) or a built-in (matched by identity), however it is
-reached, from the student's code or from torch's own (``nn.Softplus`` calls
+reached, from the student's code or from torch's own (``nn.GELU`` calls
 the built-in). Names are resolved by :func:`resolve` before any student code
 runs, so a submission that rebinds the name at import changes nothing.
 
@@ -145,7 +145,7 @@ def _lookup(name: str):
 
     parts = name.split(".")
     if len(parts) < 2 or not all(p.isidentifier() for p in parts):
-        raise ValueError(f"{name!r} is neither an API group ({', '.join(GROUPS)}) nor a dotted name like torch.layer_norm")
+        raise ValueError(f"{name!r} is neither an API group ({', '.join(GROUPS)}) nor a dotted name like torch.nn.functional.gelu")
     for cut in range(len(parts) - 1, 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:cut]))

@@ -84,7 +84,7 @@ def type_name(value: object) -> str:
 
 
 def _node_names(node) -> dict:
-    """The class of a tensor's ``grad_fn`` (``SoftplusBackward0``) and, for a ``torch.autograd.Function``'s node,
+    """The class of a tensor's ``grad_fn`` (``TanhBackward0``) and, for a ``torch.autograd.Function``'s node,
     that Function's ``module.QualName``: read from the node class torch made, without running the Function's code."""
     if node is None:
         return {}
@@ -370,8 +370,8 @@ class TensorFacts:
     same_as_input: int | None
     shares_input: int | None
     grad_fn: str | None = None
-    """The class name of the tensor's ``grad_fn`` (``MulBackward0``; ``SoftplusBackward`` for a
-    ``torch.autograd.Function`` named ``Softplus``), None without one."""
+    """The class name of the tensor's ``grad_fn`` (``MulBackward0``; ``MyTanhBackward`` for a
+    ``torch.autograd.Function`` named ``MyTanh``), None without one."""
     function: str | None = None
     """``module.QualName`` of the ``torch.autograd.Function`` whose backward the ``grad_fn`` is, else None."""
 
