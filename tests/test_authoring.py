@@ -194,6 +194,14 @@ def test_bad_new_inputs_are_clear_errors_that_write_nothing(course, args, messag
 BROKEN = ("loses_a_point", "stub_out_of_sync", "leaks_a_hidden_line", "listed_kind_survives")
 
 
+def test_new_in_an_existing_course_leaves_its_course_toml_alone(tmp_path):
+    """A course folder without course.toml (the bundled one) keeps none: its title stays the grader's default."""
+    (tmp_path / "assignments").mkdir()
+    proc = run_grader("new", "extra", "--module", "ops", "--functions", "double", "--course", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "assignments" / "extra" / "ops.py").is_file() and not (tmp_path / "course.toml").exists()
+
+
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory):
     """One scaffolded assignment copied four times, each copy broken in one way; `grader author` on all four."""

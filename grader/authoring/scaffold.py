@@ -4,7 +4,7 @@ It writes the reference solution (``solutions/<name>/<module>.py``: each functio
 and a solution region holding a placeholder), the stub generated from it, ``assignment.toml``, the student
 README with a worked-example section, ``references.py`` (what checks compare with: torch's own op for each
 function, and the strategy that draws its inputs), one public and one hidden check per function, and the
-course's ``course.toml`` where the folder had none. The placeholder (``x * 2.0``, its reference
+course's ``course.toml`` where the folder held no course yet (an existing course keeps its own, or none). The placeholder (``x * 2.0``, its reference
 ``torch.mul(x, 2.0)``) makes the assignment gradable at once: the solution earns full marks, the stub 0,
 and `grader author` runs; the author replaces both with the real function and its torch reference.
 
@@ -82,7 +82,7 @@ def create(course: Path, name: str, module: str, functions: list[str]) -> list[P
             raise UsageError(f"{folder} already exists: pick another assignment name, or remove that folder first")
     title = name.replace("_", " ").capitalize()
     written = files(name, module, functions, title=title)
-    if not (course / "course.toml").exists():
+    if not (course / "course.toml").exists() and not (course / "assignments").is_dir():
         written = {"course.toml": f'title = "{course.name}"\n', **written}
     paths = []
     for relative, text in written.items():
