@@ -115,6 +115,8 @@ def grade(
         if changed:
             err.print(f"the checks of {a.name} changed since the last run: regrading {len(changed)} student{'s' if len(changed) != 1 else ''}")
     batch = Batch(assignment=a, entries=entries, dirs=list(dirs), out=out_dir, limits=limits, course=root, course_option=course)
+    if isinstance(executor, LocalWorkers):
+        executor.start(batch)  # before the progress display's thread: forked from this process, imports done
     outcome = None
     try:
         with Progress(
