@@ -67,8 +67,8 @@ def same_tensor(judge: Judge, value, expected: torch.Tensor, *, what: str, input
     ``(3,)`` for a ``(1, 3)`` input fails with a message that says so, where a broadcast comparison would pass it."""
     got = judge.tensor(value, what=what, inputs=inputs)
     judge.expect(tuple(got.shape) == tuple(expected.shape),
-                 f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)} (the shape of what it is the "
-                 "gradient or result of).", inputs=inputs)
+                 f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)} (a gradient has exactly the "
+                 "shape of its input).", inputs=inputs)
     judge.expect(got.dtype == expected.dtype,
                  f"{what} has dtype {str(got.dtype).replace('torch.', '')}, expected "
                  f"{str(expected.dtype).replace('torch.', '')} (keep the input's dtype).", inputs=inputs)
