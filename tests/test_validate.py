@@ -263,3 +263,51 @@ def test_validate_usage_errors(tmp_path):
     toml.write_text(re.sub(r"must_kill = \[.*\]", 'must_kill = ["no_grad", "typo"]', toml.read_text()))
     proc = run_grader("validate", "assignment2", "--course", student_copy)
     assert proc.returncode == 2 and "unknown mutant kinds typo" in proc.stderr, proc.stderr
+
+
+VERDICTS = r"""
+import json, sys
+from pathlib import Path
+from grader.sandbox.launcher import make_launcher
+launcher = make_launcher(warm=True)  # before any check is loaded
+from grader.authoring import mutation
+from grader.course import course_root, load
+from grader.sandbox.policy import Limits
+root = course_root()
+a = load("assignment4", root=root)
+source = a.solution.read_text()
+mutants = {m.id: m for m in mutation.generate(source, name="solution")}
+picked = {"m1": mutants[sys.argv[1]], "m2": mutants[sys.argv[2]]}
+sources = {"reference": source, **{name: m.source for name, m in picked.items()}}
+out = {}
+for mode, verdicts in (("grades", None), ("verdicts", {name: m.function for name, m in picked.items()})):
+    runs = mutation.grade_sources(a, sources, course=root, launcher=launcher, limits=Limits(), verdicts=verdicts)
+    judged = mutation.judge(a, runs["reference"], list(picked.values()), [runs["m1"], runs["m2"]])
+    out[mode] = {"ran": {name: list(run.earned) for name, run in runs.items()},
+                 "killed": [o.killed for o in judged.outcomes], "lost": [o.lost for o in judged.outcomes]}
+launcher.close()
+print(json.dumps(out))
+"""
+
+
+def test_a_mutant_gets_a_verdict_from_its_own_function_checks_first():
+    """Mutation analysis runs a mutant's own function's checks first and stops at the first it loses points on: the
+    same verdict as grading it on every check, for a fraction of the checks."""
+    import subprocess
+    import sys
+
+    ids = [m.id for m in generate((ROOT / "solutions/assignment4/manual_gradients.py").read_text(), name="s")]
+    first = next(i for i in ids if i.startswith("gradient:"))
+    last = next(i for i in reversed(ids) if i.startswith("fit_quadratic:"))
+    proc = subprocess.run([sys.executable, "-c", VERDICTS, first, last], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    grades, verdicts = out["grades"], out["verdicts"]
+    assert grades["killed"] == verdicts["killed"] == [True, True]
+    every = grades["ran"]["reference"]
+    assert verdicts["ran"]["reference"] == every and grades["ran"]["m1"] == every  # only mutants get verdicts
+    for name, function in (("m1", "gradient"), ("m2", "fit_quadratic")):
+        ran = verdicts["ran"][name]
+        assert ran and all(cid.startswith(function + ".") for cid in ran) and len(ran) < len(every)
+    for full, short in zip(grades["lost"], verdicts["lost"]):
+        assert short and set(short) <= set(full)

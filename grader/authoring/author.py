@@ -99,9 +99,11 @@ def author(assignment, *, course, launcher, limits, on_start=lambda count: None,
     step = max(1, -(-len(names) // RERUN_MUTANTS))
     again = ["reference", "stub", *names[::step][:RERUN_MUTANTS]]
     on_start(len(sources) + len(again))
-    first = mutation.grade_sources(assignment, sources, course=course, launcher=launcher, limits=limits, on_done=on_done)
+    verdicts = {name: m.function for name, m in by_name.items()}  # the mutants: killed or not (the same twice)
+    first = mutation.grade_sources(assignment, sources, course=course, launcher=launcher, limits=limits, on_done=on_done,
+                                   verdicts=verdicts)
     second = mutation.grade_sources(assignment, {name: sources[name] for name in again}, course=course,
-                                    launcher=launcher, limits=limits, on_done=on_done)
+                                    launcher=launcher, limits=limits, on_done=on_done, verdicts=verdicts)
     report.rerun = len(again)
     reference = first["reference"]
     report.checks_of = _checks_of(reference.points)

@@ -137,9 +137,12 @@ class Run:
 
 
 def grade_sources(assignment, sources: dict[str, str], *, course: Path, launcher, limits,
-                  on_done: Callable[[str], None] = lambda name: None) -> dict[str, Run]:
+                  on_done: Callable[[str], None] = lambda name: None, verdicts: dict[str, str] | None = None) -> dict[str, Run]:
     """Grade each source text (name -> the module's text) with the public and hidden checks, in one batch (one
-    collection of the checks, one student process per submission, as ``grader grade`` does)."""
+    collection of the checks, one student process per submission, as ``grader grade`` does). ``verdicts``: name
+    -> the function a mutant is in; such a source runs that function's checks first and stops at the first check
+    it loses points on (killed or not is all mutation analysis asks: a killed mutant pays for its own function's
+    checks, not for every check)."""
     from grader.engine import grading
     from grader.engine.runner import run_checks
     from grader.sandbox import policy
@@ -169,7 +172,8 @@ def grade_sources(assignment, sources: dict[str, str], *, course: Path, launcher
             for submission in submissions
         )
         # Verdicts only: nobody reads a mutant's smallest failing input, so no check shrinks one.
-        run_checks(files=files, hidden_files=hidden_files, students=students, rootdir=course, on_done=record, shrink=False)
+        run_checks(files=files, hidden_files=hidden_files, students=students, rootdir=course, on_done=record, shrink=False,
+                   verdicts=verdicts)
     return runs
 
 
@@ -177,7 +181,8 @@ def judge(assignment, reference: Run, mutants: list[Mutant], runs: list[Run]) ->
     """Each mutant against the reference: killed where it earned less on some check."""
     outcomes = []
     for mutant, run in zip(mutants, runs):
-        lost = [cid for cid in reference.earned if run.earned.get(cid, 0.0) < reference.earned[cid]]
+        # A mutant's run stops at its first lost check (grade_sources' verdicts): a check it never ran is not lost.
+        lost = [cid for cid in reference.earned if run.earned.get(cid, reference.earned[cid]) < reference.earned[cid]]
         outcomes.append(Outcome(mutant, lost, run.problems))
     return Validation(assignment.name, list(assignment.functions), list(assignment.must_kill), outcomes,
                       dict(assignment.equivalent))
@@ -202,7 +207,8 @@ def validate(
     on_start(len(mutants) + 1)
     names = [f"mutant{i:04d}" for i in range(len(mutants))]
     runs = grade_sources(assignment, {"reference": source, **dict(zip(names, (m.source for m in mutants)))},
-                         course=course, launcher=launcher, limits=limits, on_done=on_done)
+                         course=course, launcher=launcher, limits=limits, on_done=on_done,
+                         verdicts={name: m.function for name, m in zip(names, mutants)})
     reference = runs["reference"]
     short = sorted(cid for cid, full in reference.points.items() if reference.earned.get(cid, 0.0) < full)
     if short:

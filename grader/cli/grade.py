@@ -84,7 +84,7 @@ def grade(
             require_nbgrader(nbgrader_course.resolve())  # before grading, without importing it before the launcher
         n_workers = min(jobs or _cores(), len(entries) // SUBMISSIONS_PER_WORKER) if shard is None else 0
         if executor is None and n_workers > 1:
-            executor = LocalWorkers(n_workers)
+            executor = LocalWorkers(n_workers, entry=_this_cli())
             # The workers grade, and say the layers of their student processes: this process's warm process
             # starts only if its final pass has a student left to grade.
             launcher.close()
@@ -216,3 +216,12 @@ def _shard(entries: list, spec: str) -> list:
     except ValueError:
         raise UsageError(f"--shard {spec!r}: expected K/N with 0 <= K < N") from None
     return entries[k::n]
+
+
+
+
+def _this_cli():
+    """``entry(ARGS)``: ``grader ARGS`` in this process, a forked -j worker's life (it exits with the command's status)."""
+    from grader.cli.shell import app
+
+    return lambda args: app(args=args, prog_name="grader")

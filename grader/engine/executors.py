@@ -72,8 +72,10 @@ class Executor(Protocol):
 class LocalWorkers:
     """``-j N``: N worker processes on this machine grade disjoint shards straight into the output folder."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, entry: Callable[[list[str]], None]):
         self.workers = workers
+        self.entry = entry
+        """``entry(ARGS)`` runs ``grader ARGS`` in this process (a forked worker's life), exiting with its status."""
         self.procs: list = []
 
     def start(self, batch: Batch) -> None:
@@ -86,7 +88,7 @@ class LocalWorkers:
         fork = _single_threaded()
         for k in range(self.workers):
             args = ["grade", *passthrough, "--shard", f"{k}/{self.workers}"]
-            self.procs.append(_Forked(args, stdout=k == 0) if fork else subprocess.Popen(
+            self.procs.append(_Forked(self.entry, args, stdout=k == 0) if fork else subprocess.Popen(
                 [sys.executable, "-m", "grader.cli", *args],
                 stdout=subprocess.PIPE if k == 0 else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             ))
@@ -126,7 +128,7 @@ class _Forked:
     (``stdout`` of worker 0, ``stderr``, ``poll()``, ``returncode``). Its stderr goes to a temporary file, so a
     worker that writes much never blocks on a pipe nobody reads yet."""
 
-    def __init__(self, args: list[str], *, stdout: bool):
+    def __init__(self, entry: Callable[[list[str]], None], args: list[str], *, stdout: bool):
         self.returncode: int | None = None
         read_end, write_end = os.pipe() if stdout else (None, os.open(os.devnull, os.O_WRONLY))
         self.stderr = tempfile.TemporaryFile(mode="w+", prefix="grader-worker-")
@@ -138,9 +140,7 @@ class _Forked:
             try:
                 os.dup2(write_end, 1)
                 os.dup2(self.stderr.fileno(), 2)
-                from grader.cli import app
-
-                app(args=args, prog_name="grader")
+                entry(args)
                 code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-import contextlib
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import pytest
 from _pytest.reports import CollectReport, TestReport
@@ -17,7 +17,7 @@ from grader.checks.strategies import grading_settings
 from grader.engine.checks_import import import_failure
 from grader.engine.faults import describe, grader_fault
 from grader.errors import CourseError, GraderError, UsageError
-from grader.scoring import INTERNAL_MESSAGE, CheckResult
+from grader.scoring import INTERNAL_MESSAGE, CheckResult, function_of
 from grader.engine.student import Student, StudentError, SubmissionAbort
 
 _EXPECTED = (CheckFailed, StudentError, SubmissionAbort)
@@ -35,13 +35,12 @@ def _marker(item) -> dict:
 
 
 class GradingPlugin:
-    """pytest plugin: runs every collected check against each student in turn.
+    """pytest plugin: runs every collected check against each student in turn. Collection (importing the checks,
+    building Hypothesis strategies) happens once per batch; each student then costs only the checks' own calls."""
 
-    Collection (importing the checks, building Hypothesis strategies) happens
-    once per batch; each student then costs only the checks' own calls.
-    """
-
-    def __init__(self, students: Iterable[Student], *, hidden_files: set[Path], on_done: Callable[[Student, list[CheckResult]], None], shrink=True):
+    def __init__(self, students: Iterable[Student], *, hidden_files: set[Path], on_done: Callable[[Student, list[CheckResult]], None],
+                 shrink=True, verdicts: Mapping[str, str] | None = None):
+        self._verdicts = dict(verdicts or {})
         self._students = students
         self._shrink = shrink
         self._on_done = on_done
@@ -55,8 +54,7 @@ class GradingPlugin:
         self.stopped_by: BaseException | None = None
         self.check_ids: list[str] = []
         self._attempt = 1
-        self._retry: str | None = None
-        """Set by :meth:`_record` when the grader failed on the check's first attempt: it runs again."""
+        self._retry: str | None = None  # set by _record when the grader failed on the check's first attempt: it runs again
 
     @pytest.fixture
     def student(self) -> Student:
@@ -104,14 +102,18 @@ class GradingPlugin:
         self.check_ids = [_marker(item)["id"] for item in items]
         for student in self._students:
             self._student, self.results = student, []
+            focus = self._verdicts.get(student.submission.name)
+            order = items if focus is None else sorted(items, key=lambda it: function_of(_marker(it)["id"]) != focus)
             try:
-                for i, item in enumerate(items):
+                for i, item in enumerate(order):
                     for self._attempt in range(1, ATTEMPTS + 1):
                         state, self._retry = student.checkpoint(), None
-                        runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
+                        runtestprotocol(item, nextitem=order[i + 1] if i + 1 < len(order) else None, log=False)
                         if self._retry is None:
                             break
                         student.rewind(state)  # the grader failed, not the student: run it again from a fresh process
+                    if focus is not None and self.results and self.results[-1].outcome != "passed":
+                        break
             except GraderError as exc:
                 student.close()
                 self.stopped_by = exc
@@ -225,15 +227,10 @@ def pytest_args(files: list[Path], *, rootdir: Path, select: str | None) -> list
         # listed (a checks bundle unpacked in a crowded temporary folder would list it at every session).
         f"--confcutdir={rootdir}",
         "-c", str(Path(__file__).with_name("checks.ini")),
-        "-p", "no:cacheprovider",
-        "-p", "no:randomly",
-        "-p", "no:xdist",
-        "-p", "no:unraisableexception",
-        "-p", "no:threadexception",
-        "-p", "no:faulthandler",
-        # Hypothesis' pytest plugin formats every failing example with pytest's
-        # source-parsing traceback repr (~30 ms each); the checks need none of it.
-        "-p", "no:hypothesispytest",
+        # Hypothesis' pytest plugin formats every failing example with pytest's source-parsing traceback repr
+        # (~30 ms each); the checks need none of it, nor any of the others.
+        *(arg for plugin in ("cacheprovider", "randomly", "xdist", "unraisableexception", "threadexception",
+                             "faulthandler", "hypothesispytest") for arg in ("-p", f"no:{plugin}")),
         "--assert=plain",
         "--import-mode=importlib",
         "-q",
@@ -274,13 +271,16 @@ def run_checks(
     rootdir: Path,
     select: str | None = None,
     shrink: bool = True,
+    verdicts: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Run the checks in ``files`` against each student; ``on_done`` gets each one's results, in check order.
     ``shrink=False``: a failing check reports the first failing input, not the smallest (same points, less time).
+    ``verdicts``: submission name -> function; such a submission runs that function's checks first and stops at
+    the first check it loses points on (a verdict, not a grade: its results hold the checks that ran).
 
     Returns the ids of the checks that ran, in order.
     """
-    plugin = GradingPlugin(students, hidden_files=hidden_files, on_done=on_done, shrink=shrink)
+    plugin = GradingPlugin(students, hidden_files=hidden_files, on_done=on_done, shrink=shrink, verdicts=verdicts)
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), _no_side_effects():
         code = pytest.main(pytest_args(files, rootdir=rootdir, select=select), plugins=[plugin])
