@@ -26,7 +26,7 @@ def _values(seed: int, shape, dtype, scale: float = 1.0) -> torch.Tensor:
 
 # ------------------------------------------------------------------ unbroadcast
 @check("unbroadcast.float64", points=4, hint="sum over the added leading dimensions and, keeping them, over the size-1 ones; " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shapes=ref.broadcasts(), seed=S.seeds, scale=S.float64_scales())
 def test_unbroadcast_float64(student, judge, shapes, seed, scale):
     out, shape = shapes
@@ -44,14 +44,14 @@ def _add(student, judge, shapes, seed, dtype, scale=1.0):
 
 @check("add_backward.broadcasting", points=3, hint="both a and b may be broadcast (leading dimensions, size-1 dimensions, 0-dim): "
        "unbroadcast grad_out to each shape separately")
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shapes=ref.broadcast_pairs(), seed=S.seeds)
 def test_add_backward_broadcasting(student, judge, shapes, seed):
     _add(student, judge, shapes, seed, F32)
 
 
 @check("add_backward.float64", points=3, hint="unbroadcast grad_out to each shape; " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shapes=ref.broadcast_pairs(), seed=S.seeds, scale=S.float64_scales())
 def test_add_backward_float64(student, judge, shapes, seed, scale):
     _add(student, judge, shapes, seed, F64, scale)
@@ -66,14 +66,14 @@ def _mul(student, judge, shapes, seed, dtype, scale=1.0):
 
 @check("mul_backward.broadcasting", points=4, hint="grad_a = unbroadcast(grad_out * b, a.shape), grad_b = unbroadcast(grad_out * a, "
        "b.shape): both operands may be broadcast, 0-dim ones too")
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shapes=ref.broadcast_pairs(), seed=S.seeds)
 def test_mul_backward_broadcasting(student, judge, shapes, seed):
     _mul(student, judge, shapes, seed, F32)
 
 
 @check("mul_backward.float64", points=4, hint="grad_out * b for a, grad_out * a for b, each unbroadcast; " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shapes=ref.broadcast_pairs(), seed=S.seeds, scale=S.float64_scales())
 def test_mul_backward_float64(student, judge, shapes, seed, scale):
     _mul(student, judge, shapes, seed, F64, scale)
@@ -89,14 +89,14 @@ def _matmul(student, judge, shapes, seed, dtype, scale=1.0):
 
 @check("matmul_backward.batch_broadcast", points=5, hint="grad_out @ b.mT and a.mT @ grad_out have the broadcast batch "
        "dimensions: sum them back to a's and b's own shapes ((n, k) @ (5, k, m): grad_a sums over the 5)")
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shapes=ref.matmul_shapes(), seed=S.seeds)
 def test_matmul_backward_batch_broadcast(student, judge, shapes, seed):
     _matmul(student, judge, shapes, seed, F32)
 
 
 @check("matmul_backward.float64", points=4, hint="grad_out @ b.mT and a.mT @ grad_out, unbroadcast; " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shapes=ref.matmul_shapes(), seed=S.seeds, scale=S.float64_scales())
 def test_matmul_backward_float64(student, judge, shapes, seed, scale):
     _matmul(student, judge, shapes, seed, F64, scale)
@@ -114,14 +114,14 @@ def _sum(student, judge, case, seed, dtype, scale=1.0):
 @check("sum_backward.dims", points=5, hint="dim may be an int, a negative int, a tuple of them in any order, or None (all): "
        "normalise negative dims (d % x.dim()), unsqueeze every summed dimension when keepdim is False (in increasing "
        "order), then expand to `shape`")
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(case=ref.sums(2), seed=S.seeds)
 def test_sum_backward_dims(student, judge, case, seed):
     _sum(student, judge, case, seed, F32)
 
 
 @check("sum_backward.float64", points=4, hint="put the summed dimensions back and expand; " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(case=ref.sums(0), seed=S.seeds, scale=S.float64_scales())
 def test_sum_backward_float64(student, judge, case, seed, scale):
     _sum(student, judge, case, seed, F64, scale)
@@ -143,14 +143,14 @@ def _max_cases(draw, dtype):
 
 @check("max_backward.ties", points=4, hint="x has many equal values here: only the FIRST maximal one of each row (x.argmax(dim)) "
        "gets the gradient, not every tied one and not the last; dim may be negative, keepdim True or False")
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(cases=_max_cases(F32), seed=S.seeds)
 def test_max_backward_ties(student, judge, cases, seed):
     _max(student, judge, *cases, seed, F32)
 
 
 @check("max_backward.float64", points=4, hint="route grad_out to the first maximal index of each row; " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(cases=_max_cases(F64), seed=S.seeds, scale=S.float64_scales())
 def test_max_backward_float64(student, judge, cases, seed, scale):
     _max(student, judge, *cases, seed, F64, scale)
@@ -167,14 +167,14 @@ def _softmax(student, judge, case, seed, dtype, scale=1.0):
 
 @check("softmax_backward.dims", points=4, hint="(grad_out * y).sum(dim, keepdim=True) along the softmax dimension only (any "
        "dim, negative too), subtracted from grad_out, times y")
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(case=ref.shape_and_dim(), seed=S.seeds)
 def test_softmax_backward_dims(student, judge, case, seed):
     _softmax(student, judge, case, seed, F32)
 
 
 @check("softmax_backward.float64", points=4, hint="y * (grad_out - (grad_out * y).sum(dim, keepdim=True)); " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(case=ref.shape_and_dim(), seed=S.seeds, scale=S.float64_scales())
 def test_softmax_backward_float64(student, judge, case, seed, scale):
     _softmax(student, judge, case, seed, F64, scale)
@@ -197,14 +197,14 @@ def _embedding(student, judge, lookup, seed, dtype, scale=1.0):
 @check("embedding_backward.repeats", points=4, hint="indices of any shape (0-dim too) with many repeats: flatten them and grad_out's "
        "rows to (-1, D), then ADD every row into its place (index_add_, index_put_ with accumulate=True); rows never "
        "read stay zero")
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(lookup=_lookups(), seed=S.seeds)
 def test_embedding_backward_repeats(student, judge, lookup, seed):
     _embedding(student, judge, lookup, seed, F32)
 
 
 @check("embedding_backward.float64", points=4, hint="zeros of grad_out's dtype, rows added in; " + FLOAT64_HINT)
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(lookup=_lookups(), seed=S.seeds, scale=S.float64_scales())
 def test_embedding_backward_float64(student, judge, lookup, seed, scale):
     _embedding(student, judge, lookup, seed, F64, scale)
