@@ -39,11 +39,20 @@ def nbgrader(*args, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def _course(tmp_path: Path, assignment: str) -> Path:
-    course = tmp_path / "course"
-    proc = run_grader("nbgrader", "source", assignment, course)
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """An nbgrader course with assignment2's source notebook and nbgrader's release of it (generate_assignment: about
+    9 s of CPU), made once; each test works on its own copy (:func:`_course`)."""
+    course = tmp_path_factory.mktemp("nbgrader") / "course"
+    proc = run_grader("nbgrader", "source", "assignment2", course)
     assert proc.returncode == 0, proc.stderr
-    nbgrader("generate_assignment", assignment, cwd=course)
+    nbgrader("generate_assignment", "assignment2", cwd=course)
+    return course
+
+
+def _course(tmp_path: Path, generated: Path) -> Path:
+    course = tmp_path / "course"
+    shutil.copytree(generated, course)
     return course
 
 
@@ -123,8 +132,8 @@ def _export(course: Path) -> dict[str, dict]:
         return {row["student_id"]: row for row in csv.DictReader(f) if row["assignment"] == "assignment2"}
 
 
-def test_grade_writes_nbgrader_gradebook_end_to_end(tmp_path):
-    course = _course(tmp_path, "assignment2")
+def test_grade_writes_nbgrader_gradebook_end_to_end(tmp_path, generated):
+    course = _course(tmp_path, generated)
     source = nbformat.read(course / "source" / "assignment2" / "linear_regression.ipynb", as_version=4)
     released = nbformat.read(course / "release" / "assignment2" / "linear_regression.ipynb", as_version=4)
     _submit(course, "alice", "assignment2", _answers(source, released))
@@ -197,8 +206,8 @@ def test_grade_writes_nbgrader_gradebook_end_to_end(tmp_path):
     assert "zed" not in _export(course)
 
 
-def test_nbgrader_validate_runs_the_public_checks_in_the_kernel(tmp_path):
-    course = _course(tmp_path, "assignment2")
+def test_nbgrader_validate_runs_the_public_checks_in_the_kernel(tmp_path, generated):
+    course = _course(tmp_path, generated)
     source = nbformat.read(course / "source" / "assignment2" / "linear_regression.ipynb", as_version=4)
     released = nbformat.read(course / "release" / "assignment2" / "linear_regression.ipynb", as_version=4)
     for student, nb in {"alice": _answers(source, released),
@@ -226,10 +235,10 @@ def test_nbgrader_flag_without_nbgrader_installed_fails_before_grading(tmp_path)
     assert not (tmp_path / "out" / "grades.csv").exists()
 
 
-def test_malformed_notebooks_and_metadata_stop_one_student_never_the_export(tmp_path):
+def test_malformed_notebooks_and_metadata_stop_one_student_never_the_export(tmp_path, generated):
     """nbgrader metadata of every wrong shape, a notebook that is not JSON, and cells that claim to be test
     cells: each is that student's problem (or a warning), and every other student is in the gradebook."""
-    course = _course(tmp_path, "assignment2")
+    course = _course(tmp_path, generated)
     source = nbformat.read(course / "source" / "assignment2" / "linear_regression.ipynb", as_version=4)
     released = nbformat.read(course / "release" / "assignment2" / "linear_regression.ipynb", as_version=4)
     _submit(course, "alice", "assignment2", _answers(source, released))
