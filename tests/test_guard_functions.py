@@ -83,11 +83,20 @@ def plain(x):
     return F.softplus(x)
 
 
+def dispatcher(x):
+    return torch.ops.aten.softplus(x)
+
+
+def dispatcher_overload(x):
+    return torch.ops.aten.softplus.default(x)
+
+
 def not_a_function(x):
     return torch.log1p(torch.exp(x))
 '''
-FUNCTIONS = ["double", "wrong_shape", "cheats_in_backward", "uses_module", "plain", "not_a_function"]
-RULES = ["autograd", "torch.nn.functional.softplus"]
+FUNCTIONS = ["double", "wrong_shape", "cheats_in_backward", "uses_module", "plain", "not_a_function", "dispatcher",
+             "dispatcher_overload"]
+RULES = ["autograd", "torch.nn.functional.softplus", "torch.ops.aten.softplus"]
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +155,9 @@ def test_a_named_builtin_is_caught_however_reached(student):
     x = torch.tensor([0.5])
     for fn in ("uses_module", "plain"):
         with pytest.raises(StudentError, match="called torch.nn.functional.softplus"):
+            student.call(fn, x)
+    for fn in ("dispatcher", "dispatcher_overload"):  # the op's dispatcher entry, by its packet's name
+        with pytest.raises(StudentError, match="called torch.ops.aten.softplus"):
             student.call(fn, x)
 
 

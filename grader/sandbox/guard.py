@@ -17,8 +17,10 @@ Besides groups, an entry may name one API by its dotted name
 (``torch.nn.functional.gelu``, ``torch.tanh``): a Python function
 (matched by its code) or a built-in (matched by identity), however it is
 reached, from the student's code or from torch's own (``nn.GELU`` calls
-the built-in). Names are resolved by :func:`resolve` before any student code
-runs, so a submission that rebinds the name at import changes nothing.
+the built-in); ``torch.ops.aten.<op>`` names the op's dispatcher entry, every
+overload of it (``torch.ops.aten.gelu.default``). Names are resolved by
+:func:`resolve` before any student code runs, so a submission that rebinds
+the name at import changes nothing.
 
 The guard is on while the student's function runs and while the harness
 backpropagates from its result (a course's ``torch.autograd.Function``: its
@@ -132,6 +134,10 @@ def resolve(entries) -> "Rules":
         code = getattr(obj, "__code__", None)
         if isinstance(code, types.CodeType):
             codes[code] = entry
+        elif isinstance(obj, torch._ops.OpOverloadPacket):  # torch.ops.aten.<op>: the built-in each overload calls
+            for overload in (obj, *(getattr(obj, name) for name in obj.overloads())):
+                if callable(getattr(overload, "_op", None)):
+                    builtins_[id(overload._op)] = (overload._op, entry)
         elif callable(obj):
             builtins_[id(obj)] = (obj, entry)
         else:
