@@ -59,11 +59,10 @@ def warm_processes():
 #: loadfile`` each worker takes the next file when it is done, so long files last would leave one core idle
 #: while the other finishes them. Files not named keep their order, after these.
 LONGEST_FIRST = (
-    "test_validate.py", "test_grade_fixtures.py", "test_dask.py", "test_nbgrader.py", "test_resume.py", "test_authoring.py",
-    "test_authoring_guide.py",
-    "test_redteam_forgery.py", "test_load.py", "test_redteam_tree.py", "test_course_renamed.py", "test_layers.py",
-    "test_gradescope.py", "test_bad_input.py", "test_grade_broken.py", "test_redteam_secrets.py",
-    "test_assignment4_engine.py", "test_redteam.py",
+    "test_grade_fixtures.py", "test_nbgrader.py", "test_dask.py", "test_resume.py", "test_redteam_tree.py",
+    "test_load.py", "test_validate.py", "test_grade_broken.py", "test_course_renamed.py", "test_redteam_forgery.py",
+    "test_authoring.py", "test_bad_input.py", "test_layers.py", "test_assignment4_engine.py", "test_redteam.py",
+    "test_authoring_guide.py", "test_gradescope.py", "test_redteam_secrets.py",
 )
 
 
