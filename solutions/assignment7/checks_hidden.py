@@ -58,10 +58,11 @@ def test_add_backward_float64(student, judge, shapes, seed, scale):
 
 
 # ------------------------------------------------------------------ mul_backward
-def _mul(student, judge, shapes, seed, dtype, scale=1.0):
+def _binary(student, judge, fn: str, shapes, seed, dtype, scale=1.0):
+    """``fn`` (mul_backward or matmul_backward) on operands of the shapes drawn, against autograd through the op."""
     a_shape, b_shape, out = shapes
     a, b, grad_out = _values(seed, a_shape, dtype, scale), _values(seed + 1, b_shape, dtype), _values(seed + 2, out, dtype, scale)
-    ref.check_call(student, judge, "mul_backward", {"grad_out": grad_out, "a": a, "b": b}, ref.mul_backward(grad_out, a, b), names=AB)
+    ref.check_call(student, judge, fn, {"grad_out": grad_out, "a": a, "b": b}, getattr(ref, fn)(grad_out, a, b), names=AB)
 
 
 @check("mul_backward.broadcasting", points=4, hint="grad_a = unbroadcast(grad_out * b, a.shape), grad_b = unbroadcast(grad_out * a, "
@@ -69,37 +70,30 @@ def _mul(student, judge, shapes, seed, dtype, scale=1.0):
 @settings(max_examples=6)
 @given(shapes=ref.broadcast_pairs(), seed=S.seeds)
 def test_mul_backward_broadcasting(student, judge, shapes, seed):
-    _mul(student, judge, shapes, seed, F32)
+    _binary(student, judge, "mul_backward", shapes, seed, F32)
 
 
 @check("mul_backward.float64", points=4, hint="grad_out * b for a, grad_out * a for b, each unbroadcast; " + FLOAT64_HINT)
 @settings(max_examples=6)
 @given(shapes=ref.broadcast_pairs(), seed=S.seeds, scale=S.float64_scales())
 def test_mul_backward_float64(student, judge, shapes, seed, scale):
-    _mul(student, judge, shapes, seed, F64, scale)
+    _binary(student, judge, "mul_backward", shapes, seed, F64, scale)
 
 
 # ------------------------------------------------------------------ matmul_backward
-def _matmul(student, judge, shapes, seed, dtype, scale=1.0):
-    a_shape, b_shape, out = shapes
-    a, b, grad_out = _values(seed, a_shape, dtype, scale), _values(seed + 1, b_shape, dtype), _values(seed + 2, out, dtype, scale)
-    ref.check_call(student, judge, "matmul_backward", {"grad_out": grad_out, "a": a, "b": b},
-                   ref.matmul_backward(grad_out, a, b), names=AB)
-
-
 @check("matmul_backward.batch_broadcast", points=5, hint="grad_out @ b.mT and a.mT @ grad_out have the broadcast batch "
        "dimensions: sum them back to a's and b's own shapes ((n, k) @ (5, k, m): grad_a sums over the 5)")
 @settings(max_examples=6)
 @given(shapes=ref.matmul_shapes(), seed=S.seeds)
 def test_matmul_backward_batch_broadcast(student, judge, shapes, seed):
-    _matmul(student, judge, shapes, seed, F32)
+    _binary(student, judge, "matmul_backward", shapes, seed, F32)
 
 
 @check("matmul_backward.float64", points=4, hint="grad_out @ b.mT and a.mT @ grad_out, unbroadcast; " + FLOAT64_HINT)
 @settings(max_examples=6)
 @given(shapes=ref.matmul_shapes(), seed=S.seeds, scale=S.float64_scales())
 def test_matmul_backward_float64(student, judge, shapes, seed, scale):
-    _matmul(student, judge, shapes, seed, F64, scale)
+    _binary(student, judge, "matmul_backward", shapes, seed, F64, scale)
 
 
 # ------------------------------------------------------------------ sum_backward
