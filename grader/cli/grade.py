@@ -218,8 +218,6 @@ def _shard(entries: list, spec: str) -> list:
     return entries[k::n]
 
 
-
-
 def _this_cli():
     """``entry(ARGS)``: ``grader ARGS`` in this process, a forked -j worker's life (it exits with the command's status)."""
     from grader.cli.shell import app

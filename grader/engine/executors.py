@@ -109,7 +109,7 @@ class LocalWorkers:
         layers.poll()
         notes = []
         for k, p in enumerate(procs):
-            tail = ((p.read_errors() if isinstance(p, _Forked) else p.stderr.read()) or "").strip().splitlines()[-3:]
+            tail = (p.stderr.read() or "").strip().splitlines()[-3:]
             if p.returncode not in (0, 1):
                 notes.append(f"worker {k} stopped with status {p.returncode}; its submissions are graded below. {' '.join(tail)}")
         return Outcome(how=f" with {self.workers} workers", notes=notes)
@@ -161,11 +161,8 @@ class _Forked:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
+                self.stderr.seek(0)  # what it wrote, read from the start as a Popen's pipe would be
         return self.returncode
-
-    def read_errors(self) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read()
 
 
 class _LayersLine:

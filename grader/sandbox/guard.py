@@ -123,8 +123,9 @@ def _profile(frame, event, arg, _files=(), _codes=None, _set_grad_init=None, _st
 
 
 def resolve(entries) -> "Rules":
-    """The forbidden entries of one function (group names and dotted API names) as what the guard matches:
-    call in the warm process or before any student code runs. A name that names nothing is a ValueError."""
+    """The forbidden entries of one function (group names and dotted API names) as the tables the guard matches:
+    call in the warm process or before any student code runs (a group's entry points too are read then, before a
+    submission could rebind them). A name that names nothing is a ValueError."""
     groups, codes, builtins_ = set(), {}, {}
     for entry in entries:
         if entry in GROUPS:
@@ -142,7 +143,14 @@ def resolve(entries) -> "Rules":
             builtins_[id(obj)] = (obj, entry)
         else:
             raise ValueError(f"{entry!r} is not a function")
-    return Rules(frozenset(groups), types.MappingProxyType(codes), types.MappingProxyType(builtins_))
+    autograd = "autograd" in groups
+    return Rules(
+        _functional_files() if groups else (),
+        types.MappingProxyType({**(_autograd_codes() if autograd else {}), **codes}),
+        _grad_mode.set_grad_enabled.__init__.__code__ if autograd else None,
+        autograd,
+        types.MappingProxyType(builtins_),
+    )
 
 
 def _lookup(name: str):
@@ -167,10 +175,16 @@ def _lookup(name: str):
 
 
 class Rules(tuple):
-    """What one function's ``[forbidden]`` entries forbid: ``(groups, codes, builtins)``, resolved (:func:`resolve`)."""
+    """What one function's ``[forbidden]`` entries forbid, resolved (:func:`resolve`): ``(files, codes,
+    set_grad_init, autograd, builtins)``, the first defaults of the guard's profile function."""
 
-    def __new__(cls, groups, codes, builtins_):
-        return tuple.__new__(cls, (groups, codes, builtins_))
+    def __new__(cls, files, codes, set_grad_init, autograd, builtins_):
+        return tuple.__new__(cls, (files, codes, set_grad_init, autograd, builtins_))
+
+
+#: ``(caller's code, callee's code)``: entries into functorch that torch's own ``autograd.Function.apply`` makes.
+_ALLOWED_ENTRIES = ((torch.autograd.function.Function.apply.__func__.__code__,
+                     torch._functorch.utils.unwrap_dead_wrappers.__code__),)
 
 
 class Guard:
@@ -188,14 +202,8 @@ class Guard:
     def __init__(self, rules: Rules | str, *, student_file: str, engine_caller: tuple | None = None):
         if isinstance(rules, str):
             rules = resolve((rules,))
-        groups, named_codes, named_builtins = rules
-        autograd = "autograd" in groups
-        files = _functional_files() if groups else ()
-        codes = types.MappingProxyType({**(_autograd_codes() if autograd else {}), **named_codes})
-        set_grad_init = _grad_mode.set_grad_enabled.__init__.__code__ if autograd else None
-        allowed = ((torch.autograd.function.Function.apply.__func__.__code__,
-                    torch._functorch.utils.unwrap_dead_wrappers.__code__),)
-        defaults = (files, codes, set_grad_init, student_file, autograd, named_builtins, engine_caller, allowed,
+        files, codes, set_grad_init, autograd, builtins_ = rules
+        defaults = (files, codes, set_grad_init, student_file, autograd, builtins_, engine_caller, _ALLOWED_ENTRIES,
                     sys.audit, FORBIDDEN, ForbiddenCall, _module_name, getattr, id)
         self._profile = types.FunctionType(_profile.__code__, _profile.__globals__, "_guard", defaults)
 

@@ -176,7 +176,7 @@ class Encoder:
 
     def tensor(self, t) -> dict:
         with _no_torch_function():
-            plain = _detach(t)
+            plain, node = _detach(t), _grad_fn(t)
             self.blobs.append(frames.tensor_bytes(plain))
             desc = {
                 "t": "tensor",
@@ -185,8 +185,8 @@ class Encoder:
                 "blob": len(self.blobs) - 1,
                 "requires_grad": bool(_requires_grad(t)),
                 "is_leaf": bool(_is_leaf(t)),
-                "has_grad_fn": _grad_fn(t) is not None,
-                **_node_names(_grad_fn(t)),
+                "has_grad_fn": node is not None,
+                **_node_names(node),
             }
             desc["same_as_input"] = next((i for i, x in enumerate(self.inputs) if x is t), None)
             desc["shares_input"] = self._shares_input(plain)
