@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.autograd.gradcheck import GradcheckError
 from hypothesis import strategies as st
 
-from grader.checks import Judge, leaf, same_tensor
+from grader.checks import Judge, leaf
 from grader.checks.compare import describe_inputs, describe_value
 from grader.checks import seeded
 from grader.checks.strategies import float_dtypes, seeds, shapes, tensors
